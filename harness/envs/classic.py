@@ -1,0 +1,39 @@
+"""Any environment registered with gymnasium (classic control, Box2D, MuJoCo ids), as-is."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from typing import Any, Mapping
+
+import gymnasium as gym
+
+
+class GymFamily:
+    name = "gym"
+
+    def validate(self, env_id: str, options: Mapping[str, Any]) -> str | None:
+        if env_id in gym.registry:
+            return None
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return f"unknown gymnasium environment {env_id!r}{hint}"
+
+    def make_vector(self, env_id: str, options: Mapping[str, Any], num_envs: int, seed: int,
+                    evaluation: bool) -> gym.vector.VectorEnv:
+        # functools.partial (not a closure) keeps the vector env picklable: its state is checkpointed.
+        make = functools.partial(gym.make, env_id, **dict(options))
+        envs = gym.vector.SyncVectorEnv([make] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        envs.action_space.seed(seed)
+        return envs
+
+    def protocol(self, env_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        spec = gym.spec(env_id)
+        return {"options": dict(sorted(options.items())), "max_episode_steps": spec.max_episode_steps,
+                "gymnasium": gym.__version__}
+
+    def frames_per_step(self, env_id: str, options: Mapping[str, Any]) -> int:
+        return 1
+
+
+FAMILY = GymFamily()

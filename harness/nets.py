@@ -1,0 +1,74 @@
+"""Network torsos shared by plugins: an MLP for vectors, the Nature CNN for Atari, MinAtar's CNN.
+
+A torso maps a batch of observations to features of size ``out_dim``; heads live in the plugins.
+Frames arrive as uint8 (channels first) and are scaled to [0, 1] inside the torso, so replay
+buffers can keep them compact.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    def __init__(self, in_dim: int, hidden: Sequence[int] = (128, 128), activation: type[nn.Module] = nn.ReLU):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(in_dim, width), activation()]
+            in_dim = width
+        self.net = nn.Sequential(*layers)
+        self.out_dim = in_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: three conv layers and a 512-unit layer, for 84x84 frame stacks."""
+
+    def __init__(self, in_channels: int = 4, height: int = 84, width: int = 84, out_dim: int = 512):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(flat, out_dim), nn.ReLU())
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return self.fc(self.conv(x))
+
+
+class MinAtarCNN(nn.Module):
+    """Young & Tian 2019: one 3x3 conv with 16 channels and a 128-unit layer, for 10x10 grids."""
+
+    def __init__(self, in_channels: int, height: int = 10, width: int = 10, out_dim: int = 128):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(in_channels, 16, 3, stride=1), nn.ReLU(), nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(16 * (height - 2) * (width - 2), out_dim), nn.ReLU())
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x.float()))
+
+
+def torso_for(observation_space, hidden: Sequence[int] = (128, 128)) -> nn.Module:
+    """The standard torso for a space: MLP for vectors, MinAtar CNN for small grids, else Nature CNN."""
+    shape = tuple(observation_space.shape)
+    if len(shape) == 1:
+        return MLP(shape[0], hidden)
+    if len(shape) == 3:
+        channels, height, width = shape
+        if height <= 16 and width <= 16:
+            return MinAtarCNN(channels, height, width)
+        return NatureCNN(channels, height, width)
+    raise ValueError(f"no standard torso for observation shape {shape}")
