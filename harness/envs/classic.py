@@ -29,8 +29,7 @@ class GymFamily:
 
     def protocol(self, env_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         spec = gym.spec(env_id)
-        return {"options": dict(sorted(options.items())), "max_episode_steps": spec.max_episode_steps,
-                "gymnasium": gym.__version__}
+        return {"options": dict(sorted(options.items())), "max_episode_steps": spec.max_episode_steps}
 
     def frames_per_step(self, env_id: str, options: Mapping[str, Any]) -> int:
         return 1
