@@ -122,6 +122,17 @@ class Agent(ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
 
+    # Evaluation hooks, for agents with per-episode state (recurrent cores): the harness evaluates on
+    # separate environments, so such an agent keeps a separate evaluation state between these calls.
+    def begin_evaluation(self, num_envs: int) -> None:
+        """Evaluation on ``num_envs`` fresh environments starts; ``act(..., explore=False)`` follows."""
+
+    def evaluation_step(self, done: np.ndarray) -> None:
+        """After each evaluation step: which evaluation environments just ended an episode."""
+
+    def end_evaluation(self) -> None:
+        """Evaluation is over; training acting resumes from the training state."""
+
     def set_hyperparameters(self, values: Mapping[str, Any]) -> None:
         """Change hyperparameters mid-run (population-based training). Override where supported."""
         raise PluginError(f"{type(self).__name__} does not support changing hyperparameters mid-run")
