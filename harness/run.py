@@ -289,6 +289,10 @@ class Runner:
             raise RuntimeError(reason)
 
         fabric = make_fabric(run, self.spec.precision, self.loggers, segment=f"from-step-{state.step}")
+        expected = os.environ.get("HARNESS_EXPECT_DEVICE")
+        if expected and fabric.device.type != expected:
+            raise RuntimeError(f"run was given a {expected} slot (CUDA_VISIBLE_DEVICES="
+                               f"{os.environ.get('CUDA_VISIBLE_DEVICES')}) but landed on {fabric.device}")
         seed_everything(seed)
         agent = self.algo.make_agent(spec, self.spec.config(self.algo), seed, fabric)
         if not run.config_path.exists():
