@@ -320,7 +320,8 @@ class Runner:
             eval_envs.close()
             for logger in fabric.loggers:
                 logger.finalize("success")
-        run.write_status("done", step=state.step, budget=task.budget, wall_time=state.wall_time)
+        run.write_status("done", step=state.step, budget=task.budget, wall_time=state.wall_time,
+                         resumed_from=checkpoint["step"] if checkpoint else 0)
         return RunResult(self.run_id, run.path, "done", run.read_metrics(),
                          resumed_from=checkpoint["step"] if checkpoint else 0)
 

@@ -1,0 +1,54 @@
+"""Failure isolation: a run that raises, produces a NaN loss or whose process dies is recorded as
+failed with its reason; the other runs of the grid finish; the command exits non-zero."""
+
+from __future__ import annotations
+
+import json
+
+from fake_plugins import AGENTS_SOURCE, fake_distribution
+
+SUITE = """
+[suite]
+name = "faults"
+[defaults]
+budget = 2000
+checkpoint_every = 500
+eval = { every = 1000, episodes = 3, num_envs = 3 }
+[[tasks]]
+id = "CartPole-v1"
+"""
+
+
+def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
+    plugins = fake_distribution(tmp_path / "site", "faulty-algos",
+                                {n: f"faulty_algos:{n}" for n in ("random_agent", "nan_agent", "crash_agent", "dying_agent")},
+                                {"faulty_algos": AGENTS_SOURCE})
+    suite = tmp_path / "faults.toml"
+    suite.write_text(SUITE)
+    results = tmp_path / "results"
+    env = {"PYTHONPATH": str(plugins)}
+    result = cli("run", str(suite), "--algo", "random_agent,nan_agent,crash_agent,dying_agent", "--workers", "2",
+                 "--results", str(results), "--no-progress", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "done 1" in result.stdout and "failed 3" in result.stdout
+
+    states = {}
+    for config_path in (results / "faults").glob("*/config.json"):
+        algorithm = json.loads(config_path.read_text())["algorithm"]
+        states[algorithm] = json.loads((config_path.parent / "status.json").read_text())
+    assert states["random_agent"]["state"] == "done"
+    assert states["nan_agent"]["state"] == "failed"
+    assert "NonFiniteLossError" in states["nan_agent"]["error"] and "'loss'" in states["nan_agent"]["error"]
+    assert states["crash_agent"]["state"] == "failed"
+    assert "deliberate crash" in states["crash_agent"]["error"]
+    assert "Traceback" in states["crash_agent"]["traceback"] and "loss" in states["crash_agent"]["traceback"]
+    assert states["dying_agent"]["state"] == "failed"
+    assert "worker process died" in states["dying_agent"]["error"]
+
+    status = cli("status", "faults", "--results", str(results), env={**env, "COLUMNS": "200"})
+    assert status.returncode == 0
+    assert "done 1" in status.stdout and "failed 3" in status.stdout
+
+    # A second invocation skips the finished run and retries only the failed ones.
+    again = cli("run", str(suite), "--algo", "random_agent", "--results", str(results), "--no-progress", env=env)
+    assert again.returncode == 0 and "skipped (already done) 1" in again.stdout
