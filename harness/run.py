@@ -253,7 +253,7 @@ class Runner:
     """Executes one run into its run directory, resuming from its checkpoint when there is one."""
 
     def __init__(self, spec: RunSpec, root: Path, progress: ProgressCallback | None = None,
-                 progress_every: float = 1.0, loggers: bool = True):
+                 progress_every: float = 1.0, loggers: bool = True, stop_at: int | None = None):
         self.spec = spec
         self.plugins = registry()
         self.algo = get_algorithm(spec.algorithm)
@@ -264,6 +264,7 @@ class Runner:
         self.progress = progress
         self.progress_every = progress_every
         self.loggers = loggers
+        self.stop_at = stop_at  # pause (checkpointed, state "paused") once this many steps are done
 
     # ------------------------------------------------------------------------------ entry point
     def execute(self) -> RunResult:
@@ -320,10 +321,13 @@ class Runner:
             eval_envs.close()
             for logger in fabric.loggers:
                 logger.finalize("success")
+        resumed_from = checkpoint["step"] if checkpoint else 0
+        if state.step < task.budget:  # stopped at stop_at: the last checkpoint is at this very step
+            run.write_status("paused", step=state.step, budget=task.budget, resumed_from=resumed_from)
+            return RunResult(self.run_id, run.path, "paused", run.read_metrics(), resumed_from=resumed_from)
         run.write_status("done", step=state.step, budget=task.budget, wall_time=state.wall_time,
-                         resumed_from=checkpoint["step"] if checkpoint else 0)
-        return RunResult(self.run_id, run.path, "done", run.read_metrics(),
-                         resumed_from=checkpoint["step"] if checkpoint else 0)
+                         resumed_from=resumed_from)
+        return RunResult(self.run_id, run.path, "done", run.read_metrics(), resumed_from=resumed_from)
 
     # ------------------------------------------------------------------------------- the loop
     def _loop(self, agent: Agent, envs: Any, eval_envs: Any, obs: np.ndarray, state: "LoopState", fabric: Any) -> None:
@@ -334,7 +338,8 @@ class Runner:
         last_report = time.perf_counter()
         last_report_step = state.step
         sums, counts = state.metric_sums, state.metric_counts
-        while state.step < budget:
+        limit = budget if self.stop_at is None else min(budget, self.stop_at)
+        while state.step < limit:
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, info = envs.step(action)
             done = terminated | truncated
@@ -361,7 +366,7 @@ class Runner:
                 state.wall_time = time.perf_counter() - started
                 self._evaluate(agent, eval_envs, state, fabric)
                 self._checkpoint(agent, envs, obs, state)
-            elif state.step >= state.next_checkpoint:
+            elif state.step >= state.next_checkpoint or state.step >= limit:
                 state.wall_time = time.perf_counter() - started
                 self._checkpoint(agent, envs, obs, state)
             if self.progress is not None and time.perf_counter() - last_report >= self.progress_every:

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from harness.errors import UserError
 
-STATES = ("pending", "running", "interrupted", "done", "failed")
+STATES = ("pending", "running", "interrupted", "paused", "done", "failed")
 
 
 class CorruptRunError(UserError):
