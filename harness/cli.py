@@ -133,7 +133,7 @@ def make_scheduler(backend: str, *, workers: int, gpus: list[str], runs_per_gpu:
 @user_errors
 def list_command() -> None:
     """List every installed algorithm plugin, including broken ones."""
-    from harness.plugin import discover, registry
+    from harness.plugin import check_unique_names, discover
 
     table = Table("algorithm", "package", "version", "observations", "actions", "summary")
     for info in discover():
@@ -143,7 +143,7 @@ def list_command() -> None:
             a = info.algorithm
             table.add_row(a.name, info.package, info.version, ", ".join(a.observations), ", ".join(a.actions), a.summary)
     console.print(table)
-    registry()  # two packages with one name: a clear error after the listing
+    check_unique_names()  # two packages with one name: a clear error after the listing
 
 
 @app.command("suites")

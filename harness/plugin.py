@@ -282,45 +282,64 @@ class PluginInfo:
         return self.algorithm is None
 
 
-def discover() -> list[PluginInfo]:
-    """Load every entry point of the group; a plugin that fails to import is kept as broken."""
-    found: list[PluginInfo] = []
+def _entry_points() -> list[tuple[Any, str, str]]:
+    found = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist
-        package = dist.metadata["Name"] if dist is not None else "?"
-        version = dist.version if dist is not None else "?"
-        try:
-            obj = ep.load()
-            if callable(obj) and not isinstance(obj, Algorithm):
-                obj = obj()
-            if not isinstance(obj, Algorithm):
-                raise PluginError(f"entry point {ep.value!r} gave {type(obj).__name__}, not harness.plugin.Algorithm")
-            if obj.name != ep.name:
-                raise PluginError(f"entry point {ep.name!r} loads an algorithm named {obj.name!r}")
-            found.append(PluginInfo(ep.name, package, version, ep.value, algorithm=obj))
-        except Exception as err:  # a broken plugin must not break the others
-            found.append(PluginInfo(ep.name, package, version, ep.value, error=f"{type(err).__name__}: {err}"))
-    return sorted(found, key=lambda p: (p.name, p.package))
+        found.append((ep, dist.metadata["Name"] if dist is not None else "?", dist.version if dist is not None else "?"))
+    return found
 
 
-def registry() -> dict[str, PluginInfo]:
-    """Plugins by name; two packages registering one name is an error naming both."""
-    by_name: dict[str, PluginInfo] = {}
-    for info in discover():
-        if info.name in by_name and by_name[info.name].entry_point != info.entry_point:
-            other = by_name[info.name]
+def _load(ep: Any, package: str, version: str) -> PluginInfo:
+    try:
+        obj = ep.load()
+        if callable(obj) and not isinstance(obj, Algorithm):
+            obj = obj()
+        if not isinstance(obj, Algorithm):
+            raise PluginError(f"entry point {ep.value!r} gave {type(obj).__name__}, not harness.plugin.Algorithm")
+        if obj.name != ep.name:
+            raise PluginError(f"entry point {ep.name!r} loads an algorithm named {obj.name!r}")
+        return PluginInfo(ep.name, package, version, ep.value, algorithm=obj)
+    except Exception as err:  # a broken plugin must not break the others
+        return PluginInfo(ep.name, package, version, ep.value, error=f"{type(err).__name__}: {err}")
+
+
+def discover() -> list[PluginInfo]:
+    """Load every entry point of the group; a plugin that fails to import is kept as broken."""
+    return sorted((_load(*found) for found in _entry_points()), key=lambda p: (p.name, p.package))
+
+
+def _check_unique(found: list[tuple[Any, str, str]]) -> dict[str, tuple[Any, str, str]]:
+    by_name: dict[str, tuple[Any, str, str]] = {}
+    for ep, package, version in found:
+        if ep.name in by_name and by_name[ep.name][0].value != ep.value:
+            other_ep, other_package, _ = by_name[ep.name]
             raise PluginError(
-                f"algorithm name {info.name!r} is registered twice: by package {other.package} "
-                f"({other.entry_point}) and by package {info.package} ({info.entry_point}); uninstall one")
-        by_name[info.name] = info
+                f"algorithm name {ep.name!r} is registered twice: by package {other_package} "
+                f"({other_ep.value}) and by package {package} ({ep.value}); uninstall one")
+        by_name[ep.name] = (ep, package, version)
     return by_name
 
 
+def check_unique_names() -> None:
+    """Raise PluginError if two packages register one algorithm name (nothing is imported)."""
+    _check_unique(_entry_points())
+
+
+def plugin_info(name: str) -> PluginInfo:
+    """Load just one plugin (others are not imported), after checking names are unique."""
+    by_name = _check_unique(_entry_points())
+    if name not in by_name:
+        raise PluginError(f"unknown algorithm {name!r}; installed: {', '.join(sorted(by_name)) or '(none)'}")
+    return _load(*by_name[name])
+
+
 def get_algorithm(name: str) -> Algorithm:
-    plugins = registry()
-    if name not in plugins:
-        raise PluginError(f"unknown algorithm {name!r}; installed: {', '.join(sorted(plugins)) or '(none)'}")
-    info = plugins[name]
+    return loaded(plugin_info(name))
+
+
+def loaded(info: PluginInfo) -> Algorithm:
+    """The plugin's algorithm, or a PluginError saying why it is broken."""
     if info.algorithm is None:
-        raise PluginError(f"algorithm {name!r} from package {info.package} is broken: {info.error}")
+        raise PluginError(f"algorithm {info.name!r} from package {info.package} is broken: {info.error}")
     return info.algorithm

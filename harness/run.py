@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from harness.plugin import Agent, Algorithm, EnvSpec, PluginInfo, Transition, get_algorithm, registry
+from harness.plugin import Agent, Algorithm, EnvSpec, PluginInfo, Transition, get_algorithm, loaded, plugin_info
 from harness.protocol import fingerprint, protocol_of
 from harness.store import RunDir, Study, atomic_write_json, config_hash
 from harness.suite import Task
@@ -255,8 +255,8 @@ class Runner:
     def __init__(self, spec: RunSpec, root: Path, progress: ProgressCallback | None = None,
                  progress_every: float = 1.0, loggers: bool = True, stop_at: int | None = None):
         self.spec = spec
-        self.plugins = registry()
-        self.algo = get_algorithm(spec.algorithm)
+        self.plugin = plugin_info(spec.algorithm)
+        self.algo = loaded(self.plugin)
         self.resolved = spec.resolve(self.algo)
         self.run_id = config_hash(self.resolved)
         self.study = Study(Path(root), spec.study)
@@ -300,7 +300,7 @@ class Runner:
             atomic_write_json(run.config_path, {"study": self.spec.study, "run_id": self.run_id,
                                                 "suite": self.spec.suite, **self.resolved})
             atomic_write_json(run.manifest_path,
-                              build_manifest(self.resolved, self.plugins.get(self.spec.algorithm), fabric))
+                              build_manifest(self.resolved, self.plugin, fabric))
 
         if checkpoint is None:
             obs, _ = envs.reset(seed=seed)
