@@ -1,0 +1,9 @@
+"""Recurrent actor-critic agents: ``a2c``, ``impala``, ``unreal`` and ``metagrad``, plus PopArt.
+
+One shared core (``core.py``: UNREAL conv torso or MLP → LSTM fed last action and reward → policy
+and value heads) and one loss (``losses.py``, V-trace targets); each method is a small module.
+"""
+
+from plugins.actor_critic.a2c import a2c
+
+__all__ = ["a2c"]
