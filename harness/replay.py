@@ -1,0 +1,296 @@
+"""Public replay buffers: uniform and proportional prioritized, with n-step returns, stored compactly.
+
+Why this layout. Every environment of a vector gets its own column of a preallocated ring
+``frames[T, num_envs, ...]``; a step writes one slot per environment. A transition lives in the
+slot of its observation and its successor is simply the next slot of the same column, so
+``next_obs`` is never stored twice. For frame-stacked images (``frame_stack=k > 1``) a slot holds
+only the newest frame and a stack is rebuilt from the ``k`` slots ending there: the first
+observation of an episode writes its whole stack (``k`` slots, whatever padding the environment
+used), every later observation one frame, and an episode's true final observation one frame too.
+Stacks are therefore rebuilt exactly, across episode ends and vectorized environments, in uint8.
+
+n-step returns are computed at sampling time from the stored rewards (so a changed ``gamma``
+applies at once): the window stops at the episode's end, a terminated end does not bootstrap, a
+truncated one bootstraps from its final observation. A transition becomes sampleable once its
+window is complete; a slot whose stack would reach into overwritten slots is withdrawn.
+
+Sampling is batched numpy throughout; prioritized replay uses a :class:`SumTree` whose sampling and
+priority updates are vectorized over the batch (one numpy operation per tree level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class SumTree:
+    """Sums of non-negative leaf values in a complete binary tree stored in one float64 array.
+
+    ``tree[1]`` is the total; leaves sit at ``tree[size:size+capacity]``. Parents are recomputed
+    from their children on update (never incremented), so totals do not drift.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = int(capacity)
+        self.size = 1 << max(0, (self.capacity - 1).bit_length())
+        self.depth = self.size.bit_length() - 1
+        self.tree = np.zeros(2 * self.size, dtype=np.float64)
+
+    @property
+    def total(self) -> float:
+        return float(self.tree[1])
+
+    def get(self, index: np.ndarray) -> np.ndarray:
+        return self.tree[np.asarray(index) + self.size]
+
+    def update(self, index: np.ndarray, value: np.ndarray) -> None:
+        """Set leaves ``index`` to ``value`` (the last write wins for a repeated index)."""
+        node = np.asarray(index, dtype=np.int64) + self.size
+        self.tree[node] = value
+        for _ in range(self.depth):
+            node = np.unique(node >> 1)
+            self.tree[node] = self.tree[2 * node] + self.tree[2 * node + 1]
+
+    def find(self, mass: np.ndarray) -> np.ndarray:
+        """Leaf indices whose cumulative-sum interval contains each ``mass`` in [0, total)."""
+        mass = np.array(mass, dtype=np.float64)
+        node = np.ones(mass.shape, dtype=np.int64)
+        for _ in range(self.depth):
+            left = 2 * node
+            left_sum = self.tree[left]
+            right = mass >= left_sum
+            mass -= np.where(right, left_sum, 0.0)
+            node = left + right
+        return node - self.size
+
+
+@dataclass
+class Batch:
+    """A sampled batch (numpy). ``discount`` is γ^m where the window bootstraps, 0 where it ended
+    terminated; ``weights`` are importance weights (ones for uniform replay); ``index`` identifies
+    the sampled slots for :meth:`ReplayBuffer.update_priorities`."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    discount: np.ndarray
+    weights: np.ndarray
+    index: np.ndarray
+
+
+class ReplayBuffer:
+    """Uniform replay over vectorized environments, compact frames, n-step returns.
+
+    ``capacity`` counts slots over all environments; ``add`` takes one batched step (``num_envs``
+    rows) in the :class:`harness.plugin.Transition` convention (``next_obs`` is the true successor).
+    """
+
+    prioritized = False
+
+    def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...], obs_dtype: Any = np.float32,
+                 action_shape: tuple[int, ...] = (), action_dtype: Any = np.int64, frame_stack: int = 1,
+                 n_step: int = 1):
+        self.num_envs = int(num_envs)
+        self.rows = max(int(capacity) // self.num_envs, 1)
+        self.k = int(frame_stack)
+        self.n_step = int(n_step)
+        if self.rows < 4 * (self.k + self.n_step + 2):
+            raise ValueError(f"replay of {capacity} slots is too small for {num_envs} envs, frame_stack {frame_stack}, n_step {n_step}")
+        self.obs_shape = tuple(obs_shape)
+        frame_shape = self.obs_shape[1:] if self.k > 1 else self.obs_shape
+        if self.k > 1 and self.obs_shape[0] != self.k:
+            raise ValueError(f"frame_stack={self.k} needs observations shaped ({self.k}, ...), got {self.obs_shape}")
+        T, E = self.rows, self.num_envs
+        self.frames = np.zeros((T, E, *frame_shape), dtype=obs_dtype)
+        self.action = np.zeros((T, E, *action_shape), dtype=action_dtype)
+        self.reward = np.zeros((T, E), dtype=np.float32)
+        self.terminated = np.zeros((T, E), dtype=bool)
+        self.ended = np.zeros((T, E), dtype=bool)  # the episode ended (terminated or truncated) here
+        self.valid = np.zeros((T, E), dtype=bool)  # a complete, sampleable transition starts here
+        self.pos = np.zeros(E, dtype=np.int64)  # next slot to write, per column (monotone, not wrapped)
+        self.episode_steps = np.zeros(E, dtype=np.int64)  # transitions of the running episode so far
+        self.continuing = np.zeros(E, dtype=bool)  # the next obs already sits at slot pos-1
+        self.num_valid = 0
+        self._cols = np.arange(E)
+
+    # ------------------------------------------------------------------------------ writing
+    def __len__(self) -> int:
+        return self.num_valid
+
+    def _write_frames(self, env: int, frames: np.ndarray) -> None:
+        """Append frames to one column, withdrawing transitions whose stacks they overwrite."""
+        for frame in frames:
+            slot = self.pos[env] % self.rows
+            self.frames[slot, env] = frame
+            self._withdraw(np.arange(slot, slot + self.k) % self.rows, np.full(self.k, env))
+            self.pos[env] += 1
+
+    def _withdraw(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        was = self.valid[rows, cols]
+        if was.any():
+            self.num_valid -= int(was.sum())
+            self.valid[rows, cols] = False
+            self._set_priority(rows[was] * self.num_envs + cols[was], None)
+
+    def _admit(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        rows = rows % self.rows
+        self.valid[rows, cols] = True
+        self.num_valid += len(rows)
+        self._set_priority(rows * self.num_envs + cols, "max")
+
+    def _set_priority(self, flat: np.ndarray, value: Any) -> None:
+        """Hook for prioritized replay: None withdraws, "max" admits at the maximal priority."""
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray, truncated: np.ndarray) -> None:
+        E, k, T = self.num_envs, self.k, self.rows
+        for env in np.flatnonzero(~self.continuing):  # episode starts: write the whole first stack
+            self._write_frames(env, obs[env] if k > 1 else obs[env][None])
+        if k > 1 and not np.array_equal(next_obs[:, :-1], obs[:, 1:]):
+            raise ValueError("frame_stack > 1 but next_obs is not obs shifted by one frame; use frame_stack=1")
+        cols = self._cols
+        slot = (self.pos - 1) % T  # the transition lives in its observation's slot
+        self.action[slot, cols] = action
+        self.reward[slot, cols] = reward
+        self.terminated[slot, cols] = terminated
+        ended = np.logical_or(terminated, truncated)
+        self.ended[slot, cols] = ended
+        nxt = self.pos % T  # the successor's newest frame goes to the next slot
+        self.frames[nxt, cols] = next_obs[:, -1] if k > 1 else next_obs
+        self._withdraw((nxt[:, None] + np.arange(k)).ravel() % T, np.repeat(cols, k))
+        self.pos += 1
+        self.episode_steps += 1
+        full = self.episode_steps >= self.n_step  # the window starting n-1 steps ago is complete
+        if full.any():
+            self._admit(slot[full] - (self.n_step - 1), cols[full])
+        if ended.any():  # shorter windows of the ended episode are complete too
+            for env in np.flatnonzero(ended):
+                short = min(self.n_step - 1, int(self.episode_steps[env]))
+                if short > 0:
+                    self._admit(slot[env] - np.arange(short), np.full(short, env))
+            self.episode_steps[ended] = 0
+        self.continuing = ~ended
+
+    # ----------------------------------------------------------------------------- sampling
+    def _uniform_slots(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """Flat slot indices uniform over valid transitions (uniform over a covering box, rejected)."""
+        filled = int(min(self.pos.max(), self.rows))
+        out = np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while len(todo):
+            flat = rng.integers(filled * self.num_envs, size=len(todo))
+            ok = self.valid.ravel()[flat]
+            out[todo[ok]] = flat[ok]
+            todo = todo[~ok]
+        return out
+
+    def _stack(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if self.k == 1:
+            return self.frames[rows % self.rows, cols]
+        window = (rows[:, None] + np.arange(1 - self.k, 1)) % self.rows
+        return self.frames[window, cols[:, None]]
+
+    def gather(self, flat: np.ndarray, gamma: float) -> tuple[np.ndarray, ...]:
+        """obs, action, n-step reward, bootstrap obs and discount for flat slot indices."""
+        rows, cols = np.divmod(flat, self.num_envs)
+        n = self.n_step
+        if n == 1:
+            reward = self.reward[rows, cols]
+            discount = np.where(self.terminated[rows, cols], 0.0, gamma).astype(np.float32)
+            boot = rows + 1
+        else:
+            window = (rows[:, None] + np.arange(n)) % self.rows
+            ended = self.ended[window, cols[:, None]]
+            # steps taken: up to and including the first episode end in the window
+            before_end = np.cumsum(ended, axis=1) - ended  # ends strictly before step j
+            inside = before_end == 0
+            steps = inside.sum(axis=1)
+            powers = gamma ** np.arange(n, dtype=np.float64)
+            reward = (self.reward[window, cols[:, None]] * inside * powers).sum(axis=1).astype(np.float32)
+            last = (rows + steps - 1) % self.rows
+            discount = np.where(self.terminated[last, cols], 0.0, gamma ** steps).astype(np.float32)
+            boot = rows + steps
+        return (self._stack(rows, cols), self.action[rows, cols], reward, self._stack(boot, cols), discount)
+
+    def sample(self, batch_size: int, rng: np.random.Generator, gamma: float, beta: float = 1.0) -> Batch:
+        flat = self._uniform_slots(rng, batch_size)
+        obs, action, reward, next_obs, discount = self.gather(flat, gamma)
+        return Batch(obs, action, reward, next_obs, discount, np.ones(batch_size, np.float32), flat)
+
+    def update_priorities(self, index: np.ndarray, priority: np.ndarray) -> None:
+        """Uniform replay ignores priorities (so agents need not branch)."""
+
+    # ------------------------------------------------------------------------------- state
+    _ARRAYS = ("frames", "action", "reward", "terminated", "ended", "valid", "pos", "episode_steps", "continuing")
+
+    def state_dict(self) -> dict[str, Any]:
+        filled = int(min(self.pos.max(), self.rows))  # only filled rows: checkpoints stay small early on
+        state: dict[str, Any] = {"filled": filled, "num_valid": self.num_valid}
+        for name in self._ARRAYS:
+            array = getattr(self, name)
+            state[name] = array[:filled].copy() if array.shape[:1] == (self.rows,) else array.copy()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        filled = int(state["filled"])
+        for name in self._ARRAYS:
+            array = getattr(self, name)
+            if array.shape[:1] == (self.rows,):
+                array[:] = 0
+                array[:filled] = state[name]
+            else:
+                array[:] = state[name]
+        self.num_valid = int(state["num_valid"])
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """Proportional prioritized replay (Schaul et al. 2016): P(i) = p_i^α / Σ p^α, new transitions
+    at the maximal priority seen, importance weights (N·P(i))^-β normalized by the batch maximum."""
+
+    prioritized = True
+
+    def __init__(self, *args: Any, alpha: float = 0.6, eps: float = 1e-6, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.alpha = float(alpha)
+        self.eps = float(eps)
+        self.max_priority = 1.0
+        self.tree = SumTree(self.rows * self.num_envs)
+
+    def _set_priority(self, flat: np.ndarray, value: Any) -> None:
+        if value is None:
+            self.tree.update(flat, 0.0)
+        else:
+            self.tree.update(flat, self.max_priority ** self.alpha)
+
+    def update_priorities(self, index: np.ndarray, priority: np.ndarray) -> None:
+        priority = np.abs(np.asarray(priority, dtype=np.float64)) + self.eps
+        alive = self.valid.ravel()[index]  # a slot withdrawn since sampling keeps priority 0
+        self.tree.update(index[alive], priority[alive] ** self.alpha)
+        self.max_priority = max(self.max_priority, float(priority.max()))
+
+    def sample(self, batch_size: int, rng: np.random.Generator, gamma: float, beta: float = 1.0) -> Batch:
+        total = self.tree.total
+        # stratified: one draw per equal segment of the total mass
+        mass = (np.arange(batch_size) + rng.random(batch_size)) * (total / batch_size)
+        flat = self.tree.find(np.minimum(mass, np.nextafter(total, 0)))
+        bad = self.tree.get(flat) <= 0  # float rounding can land on an empty leaf: redraw those
+        while bad.any():
+            flat[bad] = self.tree.find(rng.random(int(bad.sum())) * total)
+            bad = self.tree.get(flat) <= 0
+        probability = self.tree.get(flat) / total
+        weights = (self.num_valid * probability) ** (-beta)
+        weights = (weights / weights.max()).astype(np.float32)
+        obs, action, reward, next_obs, discount = self.gather(flat, gamma)
+        return Batch(obs, action, reward, next_obs, discount, weights, flat)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "tree": self.tree.tree.copy(), "max_priority": self.max_priority}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.tree.tree[:] = state["tree"]
+        self.max_priority = float(state["max_priority"])
