@@ -27,9 +27,11 @@ from harness.envs.maze.tasks import TaskRules, get_task
 
 ACTION_NAMES = ("look_left", "look_right", "strafe_left", "strafe_right", "forward", "backward",
                 "forward_look_left", "forward_look_right")
-# per action: forward, strafe (right positive), turn (right positive)
-ACTION_TABLE = np.array([[0, 0, -1], [0, 0, 1], [0, -1, 0], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [1, 0, -1], [1, 0, 1]],
-                        dtype=np.float64)
+# per action: forward, strafe (right positive), turn (right positive); the last row, NOOP, is outside
+# the agents' action space: only a person playing (``harness play``) can stand still
+ACTION_TABLE = np.array([[0, 0, -1], [0, 0, 1], [0, -1, 0], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [1, 0, -1], [1, 0, 1],
+                         [0, 0, 0]], dtype=np.float64)
+NOOP = len(ACTION_NAMES)
 MOVE_PER_FRAME = 0.06  # cells
 TURN_PER_FRAME = math.radians(6.0)
 AGENT_RADIUS = 0.2
