@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.nets import MLP
 from plugins.actor_critic.popart import PopArt
 
 
@@ -33,6 +32,22 @@ class UnrealTorso(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         return self.fc(self.conv(x))
+
+
+class VectorTorso(nn.Module):
+    """An MLP that keeps the dtype of its weights (float64 for gradient checks)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(in_dim, width), nn.ReLU()]
+            in_dim = width
+        self.net = nn.Sequential(*layers)
+        self.out_dim = in_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.to(self.net[0].weight.dtype)) if len(self.net) else x.float()
 
 
 @dataclass
@@ -62,7 +77,7 @@ class RecurrentActorCritic(nn.Module):
                  gamma_embedding: int = 0):
         super().__init__()
         shape = tuple(observation_space.shape)
-        self.torso: nn.Module = UnrealTorso(*shape) if len(shape) == 3 else MLP(shape[0], hidden)
+        self.torso: nn.Module = UnrealTorso(*shape) if len(shape) == 3 else VectorTorso(shape[0], hidden)
         self.num_actions = num_actions
         self.lstm = nn.LSTMCell(self.torso.out_dim + num_actions + 1, lstm_size)
         self.lstm_size = lstm_size
@@ -78,10 +93,10 @@ class RecurrentActorCritic(nn.Module):
 
     def core_input(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor) -> torch.Tensor:
         """[torso(obs), one-hot(last action) (zeros at an episode's start: action −1), clip(last reward)]."""
-        one_hot = torch.zeros(*prev_action.shape, self.num_actions, device=obs.device)
-        valid = prev_action >= 0
-        one_hot[valid] = nn.functional.one_hot(prev_action[valid], self.num_actions).float()
-        return torch.cat([self.torso(obs), one_hot, prev_reward.clamp(-1, 1).unsqueeze(-1).float()], dim=-1)
+        features = self.torso(obs)
+        valid = (prev_action >= 0).unsqueeze(-1)
+        one_hot = nn.functional.one_hot(prev_action.clamp(min=0), self.num_actions).to(features.dtype) * valid
+        return torch.cat([features, one_hot, prev_reward.clamp(-1, 1).unsqueeze(-1).to(features.dtype)], dim=-1)
 
     def step(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
              state: CoreState) -> tuple[torch.Tensor, CoreState]:

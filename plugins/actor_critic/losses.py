@@ -36,16 +36,19 @@ class LossOutput:
 
 
 def actor_critic_loss(out: Evaluation, batch: Batch, gamma: torch.Tensor | float, weights: LossWeights,
-                      popart: PopArt | None = None, off_policy: bool = False) -> LossOutput:
+                      popart: PopArt | None = None, off_policy: bool = False,
+                      targets_from: Evaluation | None = None) -> LossOutput:
     """The loss of one batch. With PopArt, the statistics are updated with this batch's targets
     (outputs preserved) before the normalized value loss is formed, as in van Hasselt et al. 2016.
 
     ``gamma`` may be a tensor with gradient (meta-gradients): targets and advantages then depend on
-    it, while values enter them without gradient.
+    it, while values enter them without gradient. ``targets_from`` (default ``out``) gives the values
+    the targets bootstrap from, when they should come from another evaluation.
     """
     discounts = gamma * (~batch.terminated).to(out.values.dtype)
-    values = out.values.detach()
-    next_values = successor_values(values, out.ended_next_values.detach(), batch.ends)
+    source = out if targets_from is None else targets_from
+    values = source.values.detach()
+    next_values = successor_values(values, source.ended_next_values.detach(), batch.ends)
     log_probs = log_prob_of(out.logits, batch.action)
     log_rhos = (log_probs.detach() - batch.behaviour_log_prob) if off_policy else torch.zeros_like(values)
     targets, advantages = vtrace(log_rhos, discounts, batch.reward.to(values.dtype), values, next_values,
@@ -56,7 +59,7 @@ def actor_critic_loss(out: Evaluation, batch: Batch, gamma: torch.Tensor | float
         value_loss = 0.5 * (normalized_targets - popart.normalized(out.head_features, batch.task)).pow(2).mean()
         advantages = advantages / popart.scale(batch.task).to(advantages.dtype)
     else:
-        value_loss = 0.5 * (targets - out.values).pow(2).mean()
+        value_loss = 0.5 * (targets - out.values).pow(2).mean()  # out.values carries the gradient
     policy_loss = -(log_probs * advantages).mean()
     entropy = entropy_of(out.logits).mean()
     loss = policy_loss + weights.value_cost * value_loss - weights.entropy_cost * entropy

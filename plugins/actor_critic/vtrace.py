@@ -50,3 +50,14 @@ def vtrace(log_rhos: torch.Tensor, discounts: torch.Tensor, rewards: torch.Tenso
     vs_next = torch.where(cut, next_values, torch.cat([vs[1:], next_values[-1:]], dim=0))
     pg_advantages = clipped_rhos * (rewards + discounts * vs_next - values)
     return vs, pg_advantages
+
+
+def n_step_returns(rewards: torch.Tensor, discounts: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:
+    """G_t = r_t + γ_t G_{t+1}, G_T = ``bootstrap``; time-major, any trailing shape (pixel-control
+    cells). ``discounts`` must already be 0 where a return must not cross an episode end."""
+    returns = []
+    acc = bootstrap
+    for t in reversed(range(rewards.shape[0])):
+        acc = rewards[t] + discounts[t] * acc
+        returns.append(acc)
+    return torch.stack(returns[::-1])
