@@ -89,8 +89,6 @@ def _minmax(data: StudyData) -> Normalization:
     flat = table["high"] <= table["low"]
     excluded = {t: "every evaluation has the same return (min = max)" for t in table.loc[flat, "task"]}
     table = table[~flat].assign(kind="min-max over this report", source="this report's evaluations")
-    if table.empty:
-        raise UserError("min-max normalization is undefined: every task's returns are constant")
     label = ("min-max normalized over this report's evaluations (no reference scores; "
              "not comparable with other studies)")
     return Normalization("minmax", label, table.reset_index(drop=True), excluded)

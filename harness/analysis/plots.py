@@ -7,6 +7,7 @@ palette, in the report's algorithm order), 8-pt fonts, TrueType fonts embedded i
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -175,9 +176,10 @@ def probability_of_improvement(results: Results, folder: Path) -> list[Path]:
     size = max(SINGLE_COLUMN * 0.8, 0.55 * len(algorithms) + 1.4)
     with paper_style():
         fig, ax = plt.subplots(figsize=(min(size, FULL_WIDTH), min(size, FULL_WIDTH) * 0.8))
-        sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="RdBu_r", center=0.5, annot=True, fmt=".2f",
-                    square=True, linewidths=0.5, cbar_kws={"shrink": 0.8},
-                    annot_kws={"fontsize": 7}, mask=matrix.isna())
+        with warnings.catch_warnings():  # seaborn's own use of a deprecated matplotlib call
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="RdBu_r", center=0.5, annot=True, fmt=".2f",
+                        square=True, linewidths=0.5, cbar_kws={"shrink": 0.8}, annot_kws={"fontsize": 7})
         ax.set_title("P(X > Y): X = row, Y = column")
         ax.set_xlabel("")
         ax.set_ylabel("")
@@ -227,6 +229,7 @@ def gamma_curves(results: Results, colours: dict[str, tuple], folder: Path) -> l
                         linestyle=linestyle(algorithms, algorithm), linewidth=0.9)
             ax.set_title(task)
             ax.set_xlabel(label)
+        for ax in axes[:, 0]:
             ax.set_ylabel("γ (meta-learned)")
         for ax in axes.flat[len(tasks):]:
             ax.set_visible(False)

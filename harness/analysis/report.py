@@ -132,7 +132,7 @@ def summarize(study: str, data: StudyData, results: Results, norm: Normalization
     elif norm.method == "none":
         lines.append("No aggregates: normalization disabled.")
     else:
-        lines.append("No aggregates: no task has scores from every algorithm.")
+        lines.append("No aggregates: no task can be normalized with a finished run of every algorithm.")
     if results.excluded:
         lines.append("Not in aggregates: " + "; ".join(f"{t} ({w})" for t, w in sorted(results.excluded.items())))
     lines.append(f"Report: {out / 'report.md'}")
