@@ -144,3 +144,13 @@ def test_evaluation_protocol_is_in_the_fingerprint():
     b = make_task("MinAtar/Breakout-v1", eval={"epsilon": 0.05})
     assert fingerprint(protocol_of(a)) != fingerprint(protocol_of(b))
     assert np.isfinite(a.eval.epsilon)
+
+
+def test_suite_presets_resolve_for_every_algorithm_they_name():
+    from harness.run import RunSpec
+
+    for suite in SUITES:
+        task = load_suite(suite).tasks[0]
+        assert task.hyper, suite
+        for algorithm in task.hyper:
+            RunSpec("check", algorithm, task, 0).config()  # raises on an unknown preset or field

@@ -15,6 +15,10 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data") / "atari57_reference_scores.csv"
 SUITES = Path(__file__).resolve().parents[2] / "suites"
+# The value-based plugins share per-suite presets (plugins/value): Dopamine's settings for the
+# machado2018 suites, data-efficient Rainbow's for Atari-100k.
+VALUE_ALGORITHMS = ("dqn", "double_dqn", "dueling_dqn", "prioritized_dqn", "nstep_dqn", "noisy_dqn", "c51",
+                    "qrdqn", "iqn", "rainbow")
 SOURCE = "DQN Zoo atari_data.py: random and human scores"
 
 
@@ -45,6 +49,7 @@ class SuiteSpec:
     header: str  # comment lines: where the protocol and budget come from
     defaults: str  # the [defaults] body, TOML
     select: str  # "all", "atari5" or "atari100k"
+    preset: str  # the value-based plugins' preset for this suite
 
 
 SPECS = (
@@ -57,7 +62,7 @@ SPECS = (
         'budget = 50_000_000\nnum_envs = 1\ncheckpoint_every = 1_000_000\n'
         'env_options = { protocol = "machado2018" }\n'
         'eval = { every = 1_000_000, episodes = 10, epsilon = 0.001, num_envs = 10 }',
-        "all"),
+        "all", "dopamine"),
     SuiteSpec(
         "atari5", "Atari-5 (Aitchison et al., 2023): five games that predict the Atari-57 median",
         "# Atari-5 (Aitchison, Sweetser and Hutter, 2023): Battle Zone, Double Dunk, Name This Game, Phoenix\n"
@@ -65,7 +70,7 @@ SPECS = (
         'budget = 50_000_000\nnum_envs = 1\ncheckpoint_every = 1_000_000\n'
         'env_options = { protocol = "machado2018" }\n'
         'eval = { every = 1_000_000, episodes = 10, epsilon = 0.001, num_envs = 10 }',
-        "atari5"),
+        "atari5", "dopamine"),
     SuiteSpec(
         "atari100k", "Atari-100k (Kaiser et al., 2020): 26 games, 100k agent steps (400k frames)",
         "# Atari-100k, the data-efficient benchmark of SimPLe (Kaiser et al., 2020), DER, CURL, SPR, DrQ:\n"
@@ -75,7 +80,7 @@ SPECS = (
         'budget = 100_000\nnum_envs = 1\ncheckpoint_every = 10_000\n'
         'env_options = { protocol = "nature2015" }\n'
         'eval = { every = 100_000, episodes = 100, epsilon = 0.0, num_envs = 10 }',
-        "atari100k"),
+        "atari100k", "atari100k"),
 )
 
 
@@ -92,6 +97,7 @@ def render(spec: SuiteSpec, games: list[Game]) -> str:
         "",
         "[defaults]",
         spec.defaults,
+        *(f'hyper.{name} = {{ preset = "{spec.preset}" }}' for name in VALUE_ALGORITHMS),
     ]
     for game in chosen:
         lines += ["", "[[tasks]]", f'id = "{game.env_id}"',
