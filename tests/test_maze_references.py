@@ -1,0 +1,37 @@
+"""Reference scores: the oracle far above random everywhere; the shipped file is what the command computes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from harness.envs.maze.references import SUITE_PATH, episode_returns, load_references, update_suite
+from harness.envs.maze.tasks import TASKS
+
+SHIPPED = load_references()
+
+
+def test_shipped_references_cover_every_level_with_the_oracle_far_above_random():
+    assert set(SHIPPED["levels"]) == set(TASKS)
+    for level, entry in SHIPPED["levels"].items():
+        assert len(entry["random_returns"]) == len(entry["oracle_returns"]) == SHIPPED["episodes"]
+        assert entry["oracle"] >= entry["random"] + 10 and entry["oracle"] >= 5 * max(entry["random"], 1.0), level
+        assert min(entry["oracle_returns"]) > max(entry["random_returns"]), level
+
+
+@pytest.mark.parametrize("level", list(TASKS))
+def test_recomputing_the_first_episode_reproduces_the_shipped_returns(level):
+    """A reduced recomputation: episode 0 of both policies, exactly as `harness maze references` runs it."""
+    entry, seed = SHIPPED["levels"][level], SHIPPED["seed"]
+    assert episode_returns(level, "random", 1, seed) == entry["random_returns"][:1]
+    assert episode_returns(level, "oracle", 1, seed) == entry["oracle_returns"][:1]
+
+
+def test_the_suite_file_carries_the_shipped_references(tmp_path):
+    copy = tmp_path / "labyrinth.toml"
+    shutil.copy(SUITE_PATH, copy)
+    original = copy.read_text()
+    copy.write_text(original.replace("high = ", "high = 1"))  # spoil every reference
+    assert update_suite(SHIPPED, copy) == list(TASKS)
+    assert copy.read_text() == original
