@@ -1,0 +1,198 @@
+"""Run a grid on a Ray cluster, with the same interface and guarantees as the local scheduler.
+
+Each run is one Ray task requesting ``threads`` CPUs and ``1 / runs_per_gpu`` of a GPU when GPUs are
+asked for, so ``--gpus``/``--runs-per-gpu`` mean the same on one machine or a cluster: Ray's fractional
+GPU scheduling packs K runs per GPU and sets CUDA_VISIBLE_DEVICES; HARNESS_EXPECT_DEVICE makes a run
+that did not land on CUDA fail instead of silently training on the CPU.
+
+A GPU run's worker process exits after its run (``max_calls=1``) so CUDA memory never leaks into the
+next run; CPU runs reuse warm workers (a fresh process costs seconds of imports, more than a short
+run). Every run ends by recording done, failed or paused, and a driver's death ends its tasks'
+processes, so a reused worker's pid never makes an interrupted run look alive.
+Runs write into the results directory, which must be shared between the nodes (NFS, a mounted bucket).
+A run whose worker or node dies is resubmitted and resumes from its last checkpoint elsewhere, up to
+``max_retries`` times; a run that raises or produces NaN losses is recorded as failed and not retried.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from harness.errors import UserError
+from harness.plan import PlannedRun
+from harness.scheduler.common import GridSummary, prepare
+from harness.store import Study
+
+# Environment variables a driver forwards to its tasks (plugins on PYTHONPATH, harness switches).
+FORWARDED_PREFIXES = ("HARNESS_",)
+FORWARDED = ("PYTHONPATH",)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one run asks of the cluster."""
+
+    num_cpus: float
+    num_gpus: float
+
+    @classmethod
+    def of(cls, threads: int, gpus: Sequence[str], runs_per_gpu: int) -> "RunRequest":
+        if gpus and runs_per_gpu < 1:
+            raise UserError(f"--runs-per-gpu must be at least 1, got {runs_per_gpu}")
+        return cls(num_cpus=float(max(threads, 1)), num_gpus=1.0 / runs_per_gpu if gpus else 0.0)
+
+    def options(self) -> dict[str, Any]:
+        """Ray task options; a GPU run gets a fresh process that exits (and frees CUDA) after it."""
+        options: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+        if self.num_gpus > 0:
+            options["max_calls"] = 1
+        return options
+
+
+@ray.remote(num_cpus=0)
+class ProgressSink:
+    """Collects progress reports from runs; the driver drains it for the live display."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def put(self, info: dict[str, Any]) -> None:
+        self.items.append(info)
+
+    def drain(self) -> list[dict[str, Any]]:
+        items, self.items = self.items, []
+        return items
+
+
+@ray.remote(max_retries=0)
+def execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool, sink: Any) -> str:
+    """Body of a run's task: limit threads, demand CUDA when a GPU was requested, run, record."""
+    # Ray ends the tasks of a dead driver (and cancelled ones) with SIGTERM, which it turns into
+    # SystemExit: that run is interrupted, not failed. Vanish as under SIGKILL; the next invocation
+    # resumes it from its last (atomically written) checkpoint.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
+    os.environ.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    if expect_cuda:
+        os.environ["HARNESS_EXPECT_DEVICE"] = "cuda"
+    import torch
+
+    torch.set_num_threads(threads)
+    from harness.run import execute_recording_failure
+
+    progress = (lambda info: sink.put.remote(info)) if sink is not None else None
+    return execute_recording_failure(planned.spec, Path(root), progress=progress)
+
+
+def forwarded_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k in FORWARDED or k.startswith(FORWARDED_PREFIXES)}
+
+
+class RayScheduler:
+    """At most ``workers`` runs in flight on the cluster at ``address`` (a new local one when None)."""
+
+    def __init__(self, workers: int = 1, gpus: Sequence[str] = (), runs_per_gpu: int = 1, threads: int = 1,
+                 show_progress: bool = True, redo_corrupt: bool = False, address: str | None = None,
+                 max_retries: int = 1):
+        self.workers = max(1, workers)
+        self.gpus = list(gpus)
+        self.request = RunRequest.of(threads, self.gpus, runs_per_gpu)
+        self.threads = max(threads, 1)
+        self.show_progress = show_progress
+        self.redo_corrupt = redo_corrupt
+        self.address = address
+        self.max_retries = max_retries
+
+    # ------------------------------------------------------------------------------ the cluster
+    def connect(self) -> bool:
+        """Join (or start) the cluster; True when this call started Ray and must shut it down."""
+        if ray.is_initialized():
+            return False
+        options: dict[str, Any] = {"runtime_env": {"env_vars": forwarded_environment()},
+                                   "logging_level": "WARNING", "log_to_driver": True}
+        if self.address:
+            ray.init(address=self.address, **options)
+        else:
+            if self.gpus:  # a local cluster sees exactly the GPUs given
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus)
+            ray.init(num_cpus=self.workers * self.threads, num_gpus=len(self.gpus), include_dashboard=False,
+                     **options)
+        return True
+
+    # ------------------------------------------------------------------------------- the grid
+    def run(self, plan: Sequence[PlannedRun], root: Path) -> GridSummary:
+        root = Path(root).resolve()
+        summary, todo = prepare(plan, root, self.redo_corrupt)
+        if not todo:
+            return summary
+        started = self.connect()
+        try:
+            return self._run(plan, todo, root, summary)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _run(self, plan: Sequence[PlannedRun], todo: list[PlannedRun], root: Path,
+             summary: GridSummary) -> GridSummary:
+        from harness.scheduler.display import GridDisplay
+
+        sink = ProgressSink.remote() if self.show_progress else None
+        pending = deque(todo)
+        attempts: dict[str, int] = {}
+        active: dict[Any, PlannedRun] = {}
+        with GridDisplay(len(plan), len(plan) - len(todo), enabled=self.show_progress) as display:
+            while pending or active:
+                while pending and len(active) < self.workers:
+                    planned = pending.popleft()
+                    attempts[planned.run_id] = attempts.get(planned.run_id, 0) + 1
+                    ref = execute_run.options(**self.request.options()).remote(
+                        planned, str(root), self.threads, self.request.num_gpus > 0, sink)
+                    active[ref] = planned
+                    if attempts[planned.run_id] == 1:
+                        display.start(planned)
+                ready, _ = ray.wait(list(active), num_returns=1, timeout=0.2)
+                if sink is not None:
+                    for info in ray.get(sink.drain.remote()):
+                        display.update(info)
+                for ref in ready:
+                    planned = active.pop(ref)
+                    lost = self._outcome(ref, planned, root)
+                    if lost is not None and attempts[planned.run_id] <= self.max_retries:
+                        pending.appendleft(planned)  # resumes from its last checkpoint, wherever it lands
+                        continue
+                    if lost is not None:
+                        self._record_lost(planned, root, lost, attempts[planned.run_id])
+                    state = summary.record_exit(planned, root, None)
+                    display.finish(planned, state)
+        if sink is not None:
+            ray.kill(sink)
+        return summary
+
+    @classmethod
+    def _outcome(cls, ref: Any, planned: PlannedRun, root: Path) -> str | None:
+        """None when the task returned or raised (its state is recorded), else why its worker was lost."""
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayTaskError as err:  # e.g. the run's arguments failed to unpickle there
+            cls._record_lost(planned, root, f"task raised {str(err).splitlines()[0]}", 1, error_prefix="")
+        except ray.exceptions.RayError as err:
+            return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        return None
+
+    @staticmethod
+    def _record_lost(planned: PlannedRun, root: Path, reason: str, attempts: int,
+                     error_prefix: str = "worker process died") -> None:
+        run = Study(root, planned.spec.study).run(planned.run_id)
+        status = run.read_status()
+        if status["state"] in ("done", "failed"):
+            return
+        run.path.mkdir(parents=True, exist_ok=True)
+        error = f"{error_prefix} ({reason}) on each of {attempts} attempts" if error_prefix else reason
+        run.write_status("failed", step=status.get("step", 0), error=error)

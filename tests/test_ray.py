@@ -1,0 +1,199 @@
+"""The Ray backend passes the local backend's end-to-end tests on a real Ray cluster (2 CPUs) started
+here: a grid runs, finished runs are skipped, failures are isolated and recorded exactly as locally,
+and after a SIGKILL of the driver in the middle the same command resumes every run from its
+checkpoint and ends with exactly the metrics of an uninterrupted run (of the local backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from fake_plugins import AGENTS_SOURCE, fake_distribution
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def ray_head(num_cpus: int = 2, num_gpus: int = 0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real single-node Ray cluster in its own session; yields its address, then kills that session."""
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
+    port = free_port()
+    command = [RAY, "start", "--head", "--block", f"--port={port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
+               "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+               f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+               f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
+               "--min-worker-port=0", "--max-worker-port=0"]
+    head = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0"})
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while subprocess.run([RAY, "status", f"--address={address}"], capture_output=True).returncode != 0:
+            assert head.poll() is None, "ray start --head exited"
+            assert time.time() < deadline, "the Ray cluster did not come up"
+            time.sleep(1)
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with ray_head(num_cpus=2) as address:
+        yield address
+
+
+def harness(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+FAULTS = """
+[suite]
+name = "faults"
+[defaults]
+budget = 2000
+checkpoint_every = 500
+eval = { every = 1000, episodes = 3, num_envs = 3 }
+[[tasks]]
+id = "CartPole-v1"
+"""
+
+
+def test_ray_grid_isolates_failures_and_skips_finished(cluster, tmp_path):
+    plugins = fake_distribution(tmp_path / "site", "faulty-algos",
+                                {n: f"faulty_algos:{n}" for n in ("random_agent", "nan_agent", "crash_agent", "dying_agent")},
+                                {"faulty_algos": AGENTS_SOURCE})
+    suite = tmp_path / "faults.toml"
+    suite.write_text(FAULTS)
+    results = tmp_path / "results"
+    env = {"PYTHONPATH": str(plugins)}
+    ray_args = ("--backend", "ray", "--address", cluster, "--results", str(results), "--no-progress")
+    result = harness("run", str(suite), "--algo", "random_agent,nan_agent,crash_agent,dying_agent", "--seeds", "2",
+                     "--workers", "2", *ray_args, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "done 2" in result.stdout and "failed 6" in result.stdout
+
+    states: dict[str, list[dict]] = {}
+    for config_path in (results / "faults").glob("*/config.json"):
+        algorithm = json.loads(config_path.read_text())["algorithm"]
+        states.setdefault(algorithm, []).append(json.loads((config_path.parent / "status.json").read_text()))
+    assert [s["state"] for s in states["random_agent"]] == ["done", "done"]
+    for status in states["nan_agent"]:
+        assert status["state"] == "failed"
+        assert "NonFiniteLossError" in status["error"] and "'loss'" in status["error"]
+    for status in states["crash_agent"]:
+        assert status["state"] == "failed" and "deliberate crash" in status["error"]
+        assert "Traceback" in status["traceback"] and "loss" in status["traceback"]
+    for status in states["dying_agent"]:  # its worker vanished on every attempt: failed, never retried forever
+        assert status["state"] == "failed" and "worker process died" in status["error"]
+        assert "2 attempts" in status["error"]  # retried once (as if its node was lost), then failed
+    # every run wrote into the shared results directory from a Ray worker process, not from the driver
+    manifests = [json.loads(p.read_text()) for p in (results / "faults").glob("*/manifest.json")]
+    assert len(manifests) == 8 and all("default_worker" in " ".join(m["argv"]) for m in manifests)
+
+    again = harness("run", str(suite), "--algo", "random_agent", "--seeds", "2", *ray_args, env=env)
+    assert again.returncode == 0 and "skipped (already done) 2" in again.stdout, again.stdout + again.stderr
+
+
+RESUME = """
+[suite]
+name = "resume"
+[defaults]
+budget = 30000
+checkpoint_every = 1000
+eval = { every = 10000, episodes = 5, num_envs = 5 }
+[[tasks]]
+id = "CartPole-v1"
+"""
+
+
+def statuses(results: Path, study: str) -> dict[str, dict]:
+    from harness.store import RunDir
+
+    return {p.name: RunDir(p).read_status() for p in (results / study).glob("*") if (p / "status.json").exists()}
+
+
+def metrics(results: Path, study: str) -> dict[str, pd.DataFrame]:
+    return {p.parent.name: pd.read_parquet(p).drop(columns=["wall_time", "study"])
+            for p in (results / study).glob("*/metrics.parquet")}
+
+
+def test_ray_resume_after_sigkill_matches_uninterrupted_local_run(cluster, tmp_path):
+    plugins = fake_distribution(tmp_path / "site", "steady-algos", {"random_agent": "steady_algos:random_agent"},
+                                {"steady_algos": AGENTS_SOURCE})
+    env = {**os.environ, "PYTHONPATH": str(plugins)}
+    suite = tmp_path / "resume.toml"
+    suite.write_text(RESUME)
+    results = tmp_path / "results"
+    common = ["run", str(suite), "--algo", "random_agent", "--seeds", "2", "--workers", "2", "--results", str(results),
+              "--no-progress"]
+
+    straight = harness(*common, "--study", "straight", env=env)  # the local backend, uninterrupted
+    assert straight.returncode == 0, straight.stdout + straight.stderr
+    reference = metrics(results, "straight")
+    assert len(reference) == 2
+
+    killed_cmd = [sys.executable, "-m", "harness.cli", *common, "--study", "killed", "--backend", "ray",
+                  "--address", cluster]
+    driver = subprocess.Popen(killed_cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.time() + 300
+    try:
+        while True:
+            found = statuses(results, "killed") if (results / "killed").exists() else {}
+            steps = [s.get("step", 0) for s in found.values() if s["state"] == "running"]
+            if len(steps) == 2 and min(steps) >= 5000:
+                break
+            assert driver.poll() is None, "the grid finished before it could be killed"
+            assert time.time() < deadline, "runs never reached the kill point"
+            time.sleep(0.05)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    # Ray ends the dead driver's tasks; their runs are then seen as interrupted (their pids are gone).
+    deadline = time.time() + 60
+    while any(s["state"] == "running" for s in statuses(results, "killed").values()):
+        assert time.time() < deadline, "the killed driver's runs kept running"
+        time.sleep(0.2)
+    interrupted = statuses(results, "killed")
+    assert [s["state"] for s in interrupted.values()] == ["interrupted", "interrupted"]
+    import torch
+
+    checkpoint_steps = {run_id: torch.load(results / "killed" / run_id / "checkpoint.pt", weights_only=False)["step"]
+                        for run_id in interrupted}
+    assert all(0 < step < 30000 for step in checkpoint_steps.values())
+
+    resumed = harness(*common, "--study", "killed", "--backend", "ray", "--address", cluster, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = statuses(results, "killed")
+    assert all(s["state"] == "done" for s in final.values())
+    for run_id, status in final.items():
+        assert status["resumed_from"] == checkpoint_steps[run_id] > 0  # continued, not restarted
+    after = metrics(results, "killed")
+    assert after.keys() == reference.keys()  # same run ids on both backends
+    for run_id, frame in after.items():
+        assert list(frame["env_steps"]) == [10000, 20000, 30000]
+        pd.testing.assert_frame_equal(frame, reference[run_id])
