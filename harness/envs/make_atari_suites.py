@@ -54,7 +54,7 @@ class SuiteSpec:
 
 SPECS = (
     SuiteSpec(
-        "atari57", "All 57 Atari games, Machado et al. (2018) protocol, 200M frames",
+        "atari57", "Atari-57: all 57 games, 200M frames",
         "# The 57 games of the Atari-57 benchmark, under the machado2018 protocol (Dopamine's): sticky actions\n"
         "# 0.25, no life-loss terminal, training rewards clipped, evaluation on the unclipped score.\n"
         "# Budget: 200M frames = 50M agent steps (frameskip 4); evaluation every 1M agent steps (4M frames),\n"
@@ -64,7 +64,7 @@ SPECS = (
         'eval = { every = 1_000_000, episodes = 10, epsilon = 0.001, num_envs = 10 }',
         "all", "dopamine"),
     SuiteSpec(
-        "atari5", "Atari-5 (Aitchison et al., 2023): five games that predict the Atari-57 median",
+        "atari5", "Atari-5: five games that predict the Atari-57 median",
         "# Atari-5 (Aitchison, Sweetser and Hutter, 2023): Battle Zone, Double Dunk, Name This Game, Phoenix\n"
         "# and Q*bert, whose scores predict the 57-game median. Same protocol and budget as atari57.",
         'budget = 50_000_000\nnum_envs = 1\ncheckpoint_every = 1_000_000\n'
@@ -72,7 +72,7 @@ SPECS = (
         'eval = { every = 1_000_000, episodes = 10, epsilon = 0.001, num_envs = 10 }',
         "atari5", "dopamine"),
     SuiteSpec(
-        "atari100k", "Atari-100k (Kaiser et al., 2020): 26 games, 100k agent steps (400k frames)",
+        "atari100k", "Atari-100k: 26 games, 100k agent steps",
         "# Atari-100k, the data-efficient benchmark of SimPLe (Kaiser et al., 2020), DER, CURL, SPR, DrQ:\n"
         "# 26 games, 100k agent steps = 400k frames, nature2015 protocol (no sticky actions, up to 30 no-op\n"
         "# frames, life loss terminal and clipped rewards in training). Evaluated once, after training,\n"
