@@ -152,3 +152,25 @@ def test_invalid_options_are_refused_with_the_allowed_values(options, message):
 def test_unknown_game_is_refused():
     assert "unknown Atari game" in FAMILY.validate("ALE/Pongg-v5", {})
     assert FAMILY.validate("ALE/MontezumaRevenge-v5", {}) is None
+
+
+def test_atari_runs_through_the_run_loop_with_life_loss_terminals(tmp_path):
+    """DQN's Atari path end to end (no updates: learning starts after the budget); an Atari run's
+    checkpoint holds no environments (they cannot be pickled) and its manifest holds the protocol."""
+    import json
+
+    from harness.run import train
+    from harness.suite import make_task
+
+    # A short frame cap bounds the untrained greedy policy's evaluation episode (it may never FIRE).
+    task = make_task("ALE/Breakout-v5", budget=400, env_options={"protocol": "nature2015", "frame_cap": 2_000},
+                     eval={"every": 400, "episodes": 1, "num_envs": 1}, checkpoint_every=200)
+    result = train("dqn", task, seed=0, root=tmp_path, study="test",
+                   hyper={"preset": "nature", "learning_starts": 10_000, "buffer_size": 1_000})
+    assert result.state == "done" and result.metrics["frames"].iloc[-1] == 1_600
+    assert result.metrics["train/episodes"].iloc[-1] >= 2  # lives lost within 400 random-ish steps
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    env_protocol = manifest["protocol"]["env"]
+    assert env_protocol["protocol"] == "nature2015" and env_protocol["training"]["frame_cap"] == 2_000
+    status = json.loads((result.path / "status.json").read_text())
+    assert status["state"] == "done"
