@@ -49,11 +49,12 @@ class RunRequest:
         return cls(num_cpus=float(max(threads, 1)), num_gpus=1.0 / runs_per_gpu if gpus else 0.0)
 
     def options(self) -> dict[str, Any]:
-        """Ray task options; a GPU run gets a fresh process that exits (and frees CUDA) after it."""
-        options: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
-        if self.num_gpus > 0:
-            options["max_calls"] = 1
-        return options
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+
+    @property
+    def task(self) -> Any:
+        """The remote function: a GPU run gets a fresh process that exits (and frees CUDA) after it."""
+        return execute_run_fresh if self.num_gpus > 0 else execute_run
 
 
 @ray.remote(num_cpus=0)
@@ -71,8 +72,7 @@ class ProgressSink:
         return items
 
 
-@ray.remote(max_retries=0)
-def execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool, sink: Any) -> str:
+def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool, sink: Any) -> str:
     """Body of a run's task: limit threads, demand CUDA when a GPU was requested, run, record."""
     # Ray ends the tasks of a dead driver (and cancelled ones) with SIGTERM, which it turns into
     # SystemExit: that run is interrupted, not failed. Vanish as under SIGKILL; the next invocation
@@ -88,6 +88,10 @@ def execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool,
 
     progress = (lambda info: sink.put.remote(info)) if sink is not None else None
     return execute_recording_failure(planned.spec, Path(root), progress=progress)
+
+
+execute_run = ray.remote(max_retries=0)(_execute_run)
+execute_run_fresh = ray.remote(max_retries=0, max_calls=1)(_execute_run)
 
 
 def forwarded_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -152,7 +156,7 @@ class RayScheduler:
                 while pending and len(active) < self.workers:
                     planned = pending.popleft()
                     attempts[planned.run_id] = attempts.get(planned.run_id, 0) + 1
-                    ref = execute_run.options(**self.request.options()).remote(
+                    ref = self.request.task.options(**self.request.options()).remote(
                         planned, str(root), self.threads, self.request.num_gpus > 0, sink)
                     active[ref] = planned
                     if attempts[planned.run_id] == 1:
