@@ -162,7 +162,7 @@ def test_running_mean_std_matches_numpy_over_batches():
 SMALL = {
     "sac": {"hidden": [32, 32], "batch_size": 32, "learning_starts": 200, "buffer_size": 5000},
     "td3": {"hidden": [32, 32], "batch_size": 32, "learning_starts": 200, "buffer_size": 5000},
-    "ppo": {"hidden": [32, 32], "num_steps": 50, "minibatch_size": 50, "update_epochs": 2},
+    "ppo": {"hidden": [32, 32], "num_steps": 60, "minibatch_size": 40, "update_epochs": 2},
 }
 
 

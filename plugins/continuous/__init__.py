@@ -1,7 +1,7 @@
 """Continuous control: PPO, SAC and TD3, registered as ``ppo``, ``sac`` and ``td3``.
 
 Each learning rule reads top to bottom in its own module; the parts they share (policy heads, twin
-critics, running normalizers, the off-policy acting/update schedule, a replay buffer) are small
+critics, running normalizers, the off-policy acting/update schedule) are small
 modules beside them.
 """
 

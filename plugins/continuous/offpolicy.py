@@ -1,6 +1,7 @@
-"""What SAC and TD3 share: acting in [-1, 1] with uniform warm-up actions, a replay buffer, the
-update schedule (gradient steps per environment step, vectorized envs included), hyperparameter
-changes and the full state for exact resume. Each learning rule lives in its own file."""
+"""What SAC and TD3 share: acting in [-1, 1] with uniform warm-up actions, the public uniform replay
+buffer (``harness.replay``, float32 actions, 1-step targets), the update schedule (gradient steps
+per environment step, vectorized envs included), hyperparameter changes and the full state for
+exact resume. Each learning rule lives in its own file."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import numpy as np
 import torch
 
 from harness.plugin import Agent, EnvSpec, PluginError, Transition, coerce
+from harness.replay import ReplayBuffer
 from plugins.continuous.common import ActionScale, Rngs, build_seeded
-from plugins.continuous.replay import ContinuousReplay
 
 
 class OffPolicyAgent(Agent):
@@ -30,7 +31,8 @@ class OffPolicyAgent(Agent):
         self.obs_dim = int(np.prod(spec.observation_space.shape))
         self.act_dim = int(spec.action_space.shape[0])
         self.rngs = Rngs(seed, self.device)
-        self.replay = ContinuousReplay(config.buffer_size, self.obs_dim, self.act_dim)
+        self.replay = ReplayBuffer(config.buffer_size, spec.num_envs, (self.obs_dim,), np.float32,
+                                   (self.act_dim,), np.float32)
         self.env_steps = 0
         self.updates = 0
         self.credit = 0.0  # gradient steps owed: updates_per_step per environment step
@@ -52,7 +54,8 @@ class OffPolicyAgent(Agent):
 
     @abstractmethod
     def update(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One gradient step on a replay batch; returns detached scalar metrics."""
+        """One gradient step on a replay batch (obs, action, reward, next_obs, and ``discount``: γ, or
+        0 where the episode terminated); returns detached scalar metrics."""
 
     def apply_hyperparameters(self) -> None:
         """Push changed config values into optimizers and the like."""
@@ -69,18 +72,23 @@ class OffPolicyAgent(Agent):
 
     def observe(self, t: Transition) -> Mapping[str, float] | None:
         n = len(t.reward)
-        self.replay.add(t.obs, self.scale.from_env(t.action), t.reward, t.next_obs, t.terminated)
+        self.replay.add(t.obs.reshape(n, -1), self.scale.from_env(t.action), t.reward, t.next_obs.reshape(n, -1),
+                        t.terminated, t.truncated)
         self.env_steps += n
         if self.env_steps < self.config.learning_starts:
             return None
         self.credit += n * self.config.updates_per_step
         metrics = None
         while self.credit >= 1.0:
-            batch = self.replay.sample(self.config.batch_size, self.rngs.numpy, self.device)
-            metrics = self.update(batch)
+            metrics = self.update(self.sample())
             self.updates += 1
             self.credit -= 1.0
         return None if metrics is None else {k: float(v) for k, v in metrics.items()}
+
+    def sample(self) -> dict[str, torch.Tensor]:
+        b = self.replay.sample(self.config.batch_size, self.rngs.numpy, self.config.gamma)
+        return {name: torch.as_tensor(getattr(b, name), device=self.device)
+                for name in ("obs", "action", "reward", "next_obs", "discount")}
 
     def state_dict(self) -> dict[str, Any]:
         return {"parts": {name: part.state_dict() for name, part in self.parts.items()},

@@ -74,14 +74,14 @@ class SACAgent(OffPolicyAgent):
     def update(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
-        next_obs, terminated = batch["next_obs"], batch["terminated"]
+        next_obs, discount = batch["next_obs"], batch["discount"]  # discount: γ, or 0 if terminated
         alpha = self.temperature.log_alpha.exp().detach()
 
         # Critic: soft Bellman target from the target twins, bootstrapping unless terminated.
         with torch.no_grad():
             next_action, next_log_prob = self.actor.sample(next_obs, self.rngs.torch)
             next_q = self.critic_target.min(next_obs, next_action) - alpha * next_log_prob
-            target = reward + c.gamma * (1.0 - terminated) * next_q
+            target = reward + discount * next_q
         q1, q2 = self.critic(obs, action)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
         self.critic_optimizer.zero_grad()

@@ -68,14 +68,14 @@ class TD3Agent(OffPolicyAgent):
     def update(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
-        next_obs, terminated = batch["next_obs"], batch["terminated"]
+        next_obs, discount = batch["next_obs"], batch["discount"]  # discount: γ, or 0 if terminated
 
         # Critic: clipped double-Q target at a smoothed target action; no bootstrap if terminated.
         with torch.no_grad():
             next_action = self.actor_target(next_obs)
             smoothing = self.noise(next_action, c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
             next_action = (next_action + smoothing).clamp(-1.0, 1.0)
-            target = reward + c.gamma * (1.0 - terminated) * self.critic_target.min(next_obs, next_action)
+            target = reward + discount * self.critic_target.min(next_obs, next_action)
         q1, q2 = self.critic(obs, action)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
         self.critic_optimizer.zero_grad()
