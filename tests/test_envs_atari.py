@@ -115,23 +115,24 @@ def test_protocols_declare_every_setting_and_evaluation_settings():
 
 
 def test_sticky_actions_and_noops_reach_the_emulator():
-    # Same seed and actions: without sticky actions two resets replay identically; with them they differ
-    # only through the emulator's randomness, which the seed fixes.
-    def rollout(options: dict, seed: int) -> np.ndarray:
-        envs = make_atari("ALE/Breakout-v5", options, 1)
+    # Two envs seeded alike replay identically even with sticky actions (the seed fixes ALE's draws);
+    # without sticky actions the same actions give another game.
+    def rollout(options: dict, seeds: list[int]) -> np.ndarray:
+        envs = make_atari("ALE/Breakout-v5", options, len(seeds))
         try:
-            obs, _ = envs.reset(seed=seed)
+            obs, _ = envs.reset(seed=np.array(seeds))
             frames = [obs]
             for t in range(60):
-                frames.append(envs.step(np.array([t % 4]))[0])
-            return np.stack(frames)
+                frames.append(envs.step(np.full(len(seeds), t % 4))[0])
+            return np.stack(frames, axis=1)
         finally:
             envs.close()
 
-    sticky = {"protocol": "machado2018"}
-    np.testing.assert_array_equal(rollout(sticky, 5), rollout(sticky, 5))
-    assert not np.array_equal(rollout(sticky, 5), rollout({**sticky, "sticky_actions": 0.0}, 5))
-    envs = make_atari("ALE/Breakout-v5", {"protocol": "nature2015"}, 16)
+    sticky = rollout({"protocol": "machado2018"}, [5, 5])
+    np.testing.assert_array_equal(sticky[0], sticky[1])
+    plain = rollout({"protocol": "machado2018", "sticky_actions": 0.0}, [5])
+    assert not np.array_equal(sticky[0], plain[0])
+    envs = make_atari("ALE/Breakout-v5", {"protocol": "nature2015"}, 8)
     starts = envs.reset(seed=0)[1]["episode_frame_number"]  # no-op frames taken at the start
     envs.close()
     assert len(set(starts.tolist())) > 3 and starts.max() <= 30

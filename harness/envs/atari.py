@@ -119,7 +119,7 @@ class AtariVectorEnv(gym.vector.VectorEnv):
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        if seed is not None:
+        if isinstance(seed, int):
             self.action_space.seed(seed)
         obs, info = self.backend.reset(seed=seed, options=options)
         self._lives = np.asarray(info["lives"], dtype=np.int64).copy()
