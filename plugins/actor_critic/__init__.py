@@ -6,9 +6,10 @@ and value heads) and one loss (``losses.py``, V-trace targets); each method is a
 
 from plugins.actor_critic import envs
 from plugins.actor_critic.a2c import a2c
+from plugins.actor_critic.impala import impala
 from plugins.actor_critic.metagrad import metagrad
 from plugins.actor_critic.unreal import unreal
 
 envs.register()
 
-__all__ = ["a2c", "metagrad", "unreal"]
+__all__ = ["a2c", "impala", "metagrad", "unreal"]

@@ -1,9 +1,9 @@
 """Small gymnasium environments for the actor-critic tests, registered on import of this package.
 
-- ``actor_critic/DelayedChain-v0``: a corridor whose real reward is at its far end, with a small
-  reward for quitting at once. A short horizon (γ^(length−1) < quit reward, e.g. γ = 0.8 for
-  length 12) prefers quitting; reaching the end pays ten times more: the task needs a long horizon,
-  which is what meta-gradient γ should discover.
+- ``actor_critic/DelayedChain-v0``: a corridor whose real reward (1) is at its far end, with half
+  of it for quitting at once. A short horizon prefers quitting (γ^(length−1) < 1/2: γ < 0.87 for
+  length 6); going to the end pays twice as much: the task needs a longer horizon, which is what
+  meta-gradient γ should discover. Short enough for a random policy to find the goal.
 - ``actor_critic/ScaledCartPole-v1``: CartPole with rewards multiplied by ``scale`` (1000 by
   default), for PopArt: the same task, on a reward scale a fixed-scale agent is not tuned for.
 """
@@ -23,7 +23,7 @@ class DelayedChain(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, length: int = 12, quit_reward: float = 0.1, goal_reward: float = 1.0):
+    def __init__(self, length: int = 6, quit_reward: float = 0.5, goal_reward: float = 1.0):
         self.length, self.quit_reward, self.goal_reward = length, quit_reward, goal_reward
         self.observation_space = spaces.Box(0.0, 1.0, (length,), np.float32)
         self.action_space = spaces.Discrete(2)

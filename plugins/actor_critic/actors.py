@@ -1,0 +1,156 @@
+"""IMPALA's actors (Espeholt et al. 2018): processes that act with a possibly stale copy of the
+learner's policy in their own environments and hand trajectories to the learner through shared memory.
+
+The learner owns ``slots`` trajectory buffers in shared memory. An actor takes a free slot, loads the
+latest published parameters (so the policy is fixed within a trajectory and may lag the learner by
+the time it took to fill it), writes ``T`` steps of ``num_envs`` environments and the LSTM state at
+their start, and queues the slot as full. The learner reads full slots without waiting and frees them.
+"""
+
+from __future__ import annotations
+
+import queue
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+
+from plugins.actor_critic.core import CoreState, RecurrentActorCritic
+from plugins.actor_critic.rollout import ActingState, Batch
+
+
+@dataclass(frozen=True)
+class ActorSetup:
+    """Everything an actor process needs, picklable."""
+
+    env_id: str
+    observation_space: Any
+    num_actions: int
+    network: dict[str, Any]  # RecurrentActorCritic keyword arguments
+    rollout_length: int
+    num_envs: int
+
+
+def trajectory_buffers(setup: ActorSetup, slots: int) -> dict[str, torch.Tensor]:
+    T, E = setup.rollout_length, setup.num_envs
+    obs = torch.from_numpy(np.zeros((slots, T, E, *setup.observation_space.shape), setup.observation_space.dtype))
+    lstm = setup.network["lstm_size"]
+    buffers = {
+        "obs": obs, "next_obs": obs.clone(),
+        "prev_action": torch.zeros(slots, T, E, dtype=torch.long), "prev_reward": torch.zeros(slots, T, E),
+        "first": torch.zeros(slots, T, E, dtype=torch.bool), "action": torch.zeros(slots, T, E, dtype=torch.long),
+        "behaviour_log_prob": torch.zeros(slots, T, E), "reward": torch.zeros(slots, T, E),
+        "terminated": torch.zeros(slots, T, E, dtype=torch.bool), "truncated": torch.zeros(slots, T, E, dtype=torch.bool),
+        "h": torch.zeros(slots, E, lstm), "c": torch.zeros(slots, E, lstm),
+        "version": torch.zeros(slots, dtype=torch.long),
+    }
+    return {k: v.share_memory_() for k, v in buffers.items()}
+
+
+def actor_loop(index: int, setup: ActorSetup, seed: int, params: dict[str, torch.Tensor], version: Any, lock: Any,
+               buffers: dict[str, torch.Tensor], free: Any, full: Any, stop: Any) -> None:
+    torch.set_num_threads(1)
+    import plugins.actor_critic  # noqa: F401  (registers the package's environments in this process)
+    from harness.envs import get_family, infer_family
+    from harness.run import true_next_obs
+
+    envs = get_family(infer_family(setup.env_id)).make_vector(setup.env_id, {}, setup.num_envs, seed, False)
+    net = RecurrentActorCritic(setup.observation_space, setup.num_actions, **setup.network)
+    generator = torch.Generator().manual_seed(seed)
+    state = ActingState.fresh(setup.num_envs, net.lstm_size)
+    obs, _ = envs.reset(seed=seed)
+    loaded = -1
+    try:
+        while not stop.is_set():
+            try:
+                slot = free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with lock:
+                if version.value != loaded:
+                    net.load_state_dict(params)
+                    loaded = version.value
+            buffers["version"][slot] = loaded
+            buffers["h"][slot], buffers["c"][slot] = state.core.h, state.core.c
+            for t in range(setup.rollout_length):
+                obs_t = torch.as_tensor(obs)
+                with torch.no_grad():
+                    core, state.core = net.step(obs_t, state.prev_action, state.prev_reward, state.core)
+                    logits, _ = net.heads(core)
+                    action = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+                    log_prob = logits.log_softmax(-1).gather(-1, action[:, None]).squeeze(-1)
+                next_obs, reward, terminated, truncated, info = envs.step(action.numpy())
+                done = terminated | truncated
+                row = {"obs": obs_t, "prev_action": state.prev_action, "prev_reward": state.prev_reward,
+                       "first": state.first, "action": action, "behaviour_log_prob": log_prob,
+                       "reward": torch.as_tensor(reward, dtype=torch.float32),
+                       "terminated": torch.as_tensor(terminated), "truncated": torch.as_tensor(truncated),
+                       "next_obs": torch.as_tensor(true_next_obs(next_obs, done, info))}
+                for key, value in row.items():
+                    buffers[key][slot, t] = value
+                state.advance(action, row["reward"], torch.as_tensor(done))
+                obs = next_obs
+            full.put(slot)
+    finally:
+        envs.close()
+
+
+class ActorPool:
+    """Starts the actor processes, publishes parameters to them and collects their trajectories."""
+
+    def __init__(self, setup: ActorSetup, num_actors: int, slots: int, seed: int, net: torch.nn.Module):
+        ctx = mp.get_context("spawn")
+        self.setup = setup
+        self.buffers = trajectory_buffers(setup, slots)
+        self.params = {k: v.detach().clone().share_memory_() for k, v in net.state_dict().items()}
+        self.version = ctx.Value("l", 0)
+        self.lock = ctx.Lock()
+        self.free, self.full, self.stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        for slot in range(slots):
+            self.free.put(slot)
+        self.processes = [ctx.Process(target=actor_loop, daemon=True,
+                                      args=(i, setup, seed * 1000 + i, self.params, self.version, self.lock,
+                                            self.buffers, self.free, self.full, self.stop))
+                          for i in range(num_actors)]
+        for process in self.processes:
+            process.start()
+        self._finalizer = weakref.finalize(self, stop_processes, self.processes, self.stop)
+
+    def publish(self, net: torch.nn.Module, version: int) -> None:
+        with self.lock:
+            for key, value in net.state_dict().items():
+                self.params[key].copy_(value)
+            self.version.value = version
+
+    def collect(self, limit: int) -> tuple[list[Batch], list[int]]:
+        """Up to ``limit`` full trajectories (copied out; their slots freed), without waiting."""
+        batches, versions = [], []
+        while len(batches) < limit:
+            try:
+                slot = self.full.get_nowait()
+            except queue.Empty:
+                break
+            b = {k: v[slot].clone() for k, v in self.buffers.items()}
+            batches.append(Batch(obs=b["obs"], prev_action=b["prev_action"], prev_reward=b["prev_reward"],
+                                 first=b["first"], action=b["action"], reward=b["reward"], terminated=b["terminated"],
+                                 truncated=b["truncated"], next_obs=b["next_obs"],
+                                 behaviour_log_prob=b["behaviour_log_prob"],
+                                 task=torch.zeros_like(b["action"]), start_state=CoreState(b["h"], b["c"])))
+            versions.append(int(b["version"]))
+            self.free.put(slot)
+        return batches, versions
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def stop_processes(processes: list[Any], stop: Any) -> None:
+    stop.set()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)

@@ -1,0 +1,122 @@
+"""IMPALA (Espeholt et al. 2018) within the harness's contract: acting decoupled from learning.
+
+The learner is the agent the harness drives. Each learner update consumes one batch made of
+
+- the rollout of the harness's own vectorized environments (acted with the learner's current
+  policy, so nearly on-policy), and
+- up to ``max_actor_trajectories`` trajectories that ``num_actors`` actor processes produced in
+  their own copies of the environment with a possibly stale policy (``actors.py``),
+
+and corrects for the policy lag with V-trace (ρ̄ = c̄ = 1), with an optional PopArt value head. The
+learner never waits for actors, so the harness's loop runs at a2c's speed and every actor adds
+frames on top: throughput grows with the number of actors until the learner saturates. The budget
+counts the harness's environment steps; actor frames are logged as ``actor_frames``.
+
+With ``num_actors = 0`` the agent is a V-trace learner on the harness's environments only, and a
+restored run continues exactly. With actors, trajectories in flight are not part of a checkpoint
+(actors restart from the restored parameters), so a resumed run is statistically, not bitwise, the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from harness.plugin import Algorithm, EnvSpec
+from plugins.actor_critic.a2c import A2CAgent, A2CConfig, SEARCH_SPACE
+from plugins.actor_critic.actors import ActorPool, ActorSetup
+from plugins.actor_critic.losses import LossWeights, actor_critic_loss
+from plugins.actor_critic.rollout import Batch
+
+
+@dataclass
+class ImpalaConfig(A2CConfig):
+    num_actors: int = 2
+    envs_per_actor: int = 4
+    max_actor_trajectories: int = 4  # actor trajectories per learner update, at most
+    queue_slots: int = 16
+    rho_bar: float = 1.0
+    c_bar: float = 1.0
+    actor_env: str = ""  # the environment id the actors build; default: the task id
+
+
+class ImpalaAgent(A2CAgent):
+    config: ImpalaConfig
+
+    def __init__(self, spec: EnvSpec, config: ImpalaConfig, seed: int, fabric: Any):
+        super().__init__(spec, config, seed, fabric)
+        self.pool: ActorPool | None = None
+        self.actor_frames = 0
+
+    def weights(self) -> LossWeights:
+        c = self.config
+        return LossWeights(c.value_cost, c.entropy_cost, c.rho_bar, c.c_bar)
+
+    def start_actors(self) -> None:
+        c = self.config
+        setup = ActorSetup(env_id=c.actor_env or self.spec.task, observation_space=self.spec.observation_space,
+                           num_actions=self.num_actions,
+                           network={"hidden": c.hidden, "lstm_size": c.lstm_size,
+                                    "popart_tasks": 1 if c.popart else 0, "popart_beta": c.popart_beta},
+                           rollout_length=c.rollout_length, num_envs=c.envs_per_actor)
+        self.pool = ActorPool(setup, c.num_actors, c.queue_slots, self.seed, self.net)
+        self.pool.publish(self.net, self.updates)
+
+    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+        if self.pool is None and self.config.num_actors > 0 and self.evaluating is None:
+            self.start_actors()
+        return super().act(obs, explore)
+
+    def learn(self, batch: Batch) -> dict[str, float]:
+        lags: list[int] = []
+        if self.pool is not None:
+            trajectories, versions = self.pool.collect(self.config.max_actor_trajectories)
+            if trajectories:
+                batch = Batch.concat([batch, *[t.to(self.device) for t in trajectories]])
+                self.actor_frames += sum(t.reward.numel() for t in trajectories)
+                lags = [self.updates - v for v in versions]
+        out = self.net(batch, self.head_gamma())
+        losses = actor_critic_loss(out, batch, self.config.gamma, self.weights(), self.net.popart, off_policy=True)
+        self.optimizer.zero_grad()
+        losses.loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        if self.pool is not None:
+            self.pool.publish(self.net, self.updates)
+        metrics = self.metrics(losses, grad_norm)
+        metrics.update(actor_frames=float(self.actor_frames), actor_trajectories=float(len(lags)),
+                       batch_envs=float(batch.reward.shape[1]))
+        if lags:
+            metrics["policy_lag"] = float(np.mean(lags))
+        return metrics
+
+    def close(self) -> None:
+        """Stop the actor processes (also done when the agent is garbage-collected or at exit)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "actor_frames": self.actor_frames}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.actor_frames = state["actor_frames"]
+        if self.pool is not None:
+            self.pool.publish(self.net, self.updates)
+
+
+impala = Algorithm(
+    name="impala",
+    summary="Actor processes with stale policies feed a V-trace learner (Espeholt et al. 2018); PopArt switch",
+    config=ImpalaConfig,
+    make_agent=ImpalaAgent,
+    observations=("vector", "image"),
+    actions=("discrete",),
+    presets={"labyrinth": {"lstm_size": 256, "lr": 3e-4, "max_grad_norm": 40.0, "entropy_cost": 0.005}},
+    search_space=SEARCH_SPACE,
+)
