@@ -211,6 +211,8 @@ def test_set_hyperparameters_reaches_the_optimizers(name, key):
         agent.set_hyperparameters({"no_such_thing": 1})
     with pytest.raises(PluginError):
         agent.set_hyperparameters({key: "fast"})
+    with pytest.raises(PluginError, match="cannot change"):
+        agent.set_hyperparameters({"hidden": [7]})
 
 
 def test_ppo_runs_discrete_actions_through_the_harness(tmp_path):

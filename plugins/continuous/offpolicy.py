@@ -105,9 +105,17 @@ class OffPolicyAgent(Agent):
         self.set_hyperparameters(state["config"])
 
     def set_hyperparameters(self, values: Mapping[str, Any]) -> None:
-        """Change config values mid-run (PBT); learning rates reach the optimizers at once."""
+        """Change config values mid-run (PBT); learning rates reach the optimizers at once. The
+        network widths and the buffer's capacity shape the agent and cannot change."""
+        hints = typing.get_type_hints(type(self.config))
+        for key in STRUCTURAL:
+            if key in values and coerce(values[key], hints[key], key) != getattr(self.config, key):
+                raise PluginError(f"{type(self).__name__} cannot change {key!r} mid-run")
         set_config(self.config, values)
         self.apply_hyperparameters()
+
+
+STRUCTURAL = ("hidden", "buffer_size")
 
 
 def set_config(config: Any, values: Mapping[str, Any]) -> None:

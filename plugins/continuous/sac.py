@@ -107,6 +107,11 @@ class SACAgent(OffPolicyAgent):
                 "entropy": -log_prob.detach().mean(), "q": q1.detach().mean()}
 
     def apply_hyperparameters(self) -> None:
+        c = self.config
+        self.target_entropy = -float(self.act_dim) if c.target_entropy is None else c.target_entropy
+        if not c.autotune:  # a fixed temperature is the configured one
+            with torch.no_grad():
+                self.temperature.log_alpha.fill_(math.log(c.alpha))
         set_lr(self.actor_optimizer, self.config.actor_lr)
         set_lr(self.critic_optimizer, self.config.critic_lr)
         set_lr(self.alpha_optimizer, self.config.alpha_lr)
