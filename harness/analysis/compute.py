@@ -13,13 +13,13 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from harness.analysis import stats
+from harness.analysis import curves, stats
 from harness.analysis.load import StudyData, final_rows
 from harness.analysis.normalize import Normalization
 from harness.errors import UserError
 
 CURVE_REPS = 2_000  # curves, profiles and probabilities of improvement (rliable's choice for them)
-MAX_CURVE_POINTS = 100
+IQM_CURVE_POINTS = 50  # each point costs a 2,000-replicate IQM over every run
 
 
 @dataclass
@@ -106,24 +106,24 @@ def _task_scores(finals: pd.DataFrame) -> stats.TaskScores:
 
 def _per_task(data: StudyData, finals: pd.DataFrame, norm: Normalization, reps: int, seed: int) -> pd.DataFrame:
     ref = norm.table.set_index("task")
-    rows = []
-    for (task, algorithm), group in data.runs.groupby(["task", "algorithm"], sort=True):
-        done = finals[(finals["task"] == task) & (finals["algorithm"] == algorithm)]
-        row = {"task": task, "algorithm": algorithm, "protocol": "+".join(sorted(set(group["protocol"]))),
-               "runs": len(done), "unfinished": int((group["state"] != "done").sum())}
-        if len(done):
-            values = done["return_mean"].to_numpy(dtype=float)
-            est = stats.mean_ci(values, reps, stats.rng_for(seed, "task", task, algorithm))
-            row.update(mean=est.value, ci_low=est.low, ci_high=est.high)
-            if task in ref.index:
-                low, high = ref.at[task, "low"], ref.at[task, "high"]
-                row.update(normalized=(est.value - low) / (high - low))
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = data.runs.groupby(["task", "algorithm"], sort=True).agg(
+        protocol=("protocol", lambda p: "+".join(sorted(set(p)))),
+        unfinished=("state", lambda s: int((s != "done").sum()))).reset_index()
+    by_cell = {key: g["return_mean"].to_numpy(dtype=float) for key, g in finals.groupby(["task", "algorithm"])}
+    table["runs"] = [len(by_cell.get((t, a), ())) for t, a in zip(table["task"], table["algorithm"])]
     for column in ("mean", "ci_low", "ci_high", "normalized"):
-        if column not in table:
-            table[column] = np.nan
-    return table
+        table[column] = np.nan
+    # cells with the same number of runs share one bootstrap draw (each CI is still a plain bootstrap CI)
+    for n in sorted({len(v) for v in by_cell.values()}):
+        cells = [(k, v) for k, v in by_cell.items() if len(v) == n]
+        mean, low, high = stats.mean_cis(np.stack([v for _, v in cells]), reps, stats.rng_for(seed, "task", str(n)))
+        index = pd.MultiIndex.from_tuples([k for k, _ in cells])
+        rows = table.set_index(["task", "algorithm"]).index.get_indexer(index)
+        table.loc[rows, "mean"], table.loc[rows, "ci_low"], table.loc[rows, "ci_high"] = mean, low, high
+    low = table["task"].map(ref["low"]) if len(ref) else np.nan
+    high = table["task"].map(ref["high"]) if len(ref) else np.nan
+    table["normalized"] = (table["mean"] - low) / (high - low)
+    return table[["task", "algorithm", "protocol", "runs", "unfinished", "mean", "ci_low", "ci_high", "normalized"]]
 
 
 def _aggregates(scores: dict[str, stats.TaskScores], reps: int, seed: int) -> pd.DataFrame:
@@ -163,70 +163,63 @@ def _profiles(scores: dict[str, stats.TaskScores], reps: int, seed: int) -> pd.D
     return pd.concat(frames, ignore_index=True)
 
 
-def _grid(values: np.ndarray, limit: int = MAX_CURVE_POINTS) -> np.ndarray:
-    grid = np.unique(values)
-    if grid.size > limit:
-        grid = grid[np.unique(np.linspace(0, grid.size - 1, limit).round().astype(int))]
-    return grid
-
-
-def _run_curves(rows: pd.DataFrame, x: str, y: str, grid: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """(G, runs) values interpolated onto ``grid``; NaN outside each run's evaluated range."""
-    ids, columns = [], []
-    for run_id, run in rows.groupby("run_id", sort=True):
-        xs = run[x].to_numpy(dtype=float)
-        ys = run[y].to_numpy(dtype=float)
-        curve = np.interp(grid, xs, ys)
-        curve[(grid < xs[0]) | (grid > xs[-1])] = np.nan
-        ids.append(run_id)
-        columns.append(curve)
-    return ids, np.stack(columns, axis=1)
-
-
-def _nan_mean_ci(values: np.ndarray, reps: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Mean over runs (axis 1) at each point, with a bootstrap CI over runs; NaN-aware.
-
-    Replicates come from multinomial resampling counts, so a replicate at every point is one matrix
-    product: (reps, runs) @ (runs, points).
-    """
-    valid = ~np.isnan(values)
-    filled = np.where(valid, values, 0.0)
-    n = values.shape[1]
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = filled.sum(axis=1) / valid.sum(axis=1)
-        replicates = (counts @ filled.T) / (counts @ valid.T)  # (reps, G); NaN where no resampled run exists
-    if np.isnan(replicates).any():
-        low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
-    else:
-        low, high = np.percentile(replicates, [2.5, 97.5], axis=0)
-    return mean, low, high
-
-
 def _task_curves(metrics: pd.DataFrame, x: str, reps: int, seed: int) -> pd.DataFrame:
-    frames = []
-    for (algorithm, task), rows in metrics.groupby(["algorithm", "task"], sort=True):
-        grid = _grid(rows[x].to_numpy())
-        _, values = _run_curves(rows, x, "return_mean", grid)
-        mean, low, high = _nan_mean_ci(values, reps, stats.rng_for(seed, "curve", algorithm, task))
-        frames.append(pd.DataFrame({"algorithm": algorithm, "task": task, x: grid, "value": mean,
-                                    "ci_low": low, "ci_high": high, "runs": (~np.isnan(values)).sum(axis=1)}))
-    return pd.concat(frames, ignore_index=True)
+    """Mean return per (algorithm, task) at each evaluated step, with a bootstrap CI over runs; NaN-aware.
+
+    Replicates come from multinomial resampling counts (shared by the curves with the same number of
+    runs), so the replicates of a curve are one einsum (not BLAS: its threads stall on a busy machine
+    for matrices this small), and the percentiles of all curves are taken in one call.
+    """
+    groups = sorted(curves.split_runs(metrics, x, "return_mean").items())
+    grids = [curves.grid_of(runs) for _, runs in groups]
+    counts: dict[int, np.ndarray] = {}
+    pending, lows, highs, means, covered = [], [], [], [], []
+    for i, ((_, runs), grid) in enumerate(zip(groups, grids)):
+        values = curves.on_grid(runs, grid)
+        n = values.shape[1]
+        if n not in counts:
+            draw = stats.rng_for(seed, "curve", str(n)).multinomial(n, np.full(n, 1.0 / n), size=reps)
+            counts[n] = draw.astype(np.float32)
+        valid = ~np.isnan(values)
+        filled = np.where(valid, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pending.append(np.einsum("rn,gn->rg", counts[n], filled.astype(np.float32))
+                           / np.einsum("rn,gn->rg", counts[n], valid.astype(np.float32)))
+            means.append(filled.sum(axis=1) / valid.sum(axis=1))
+        covered.append(valid.sum(axis=1))
+        if sum(p.size for p in pending) > stats.CHUNK_ELEMENTS or i == len(groups) - 1:
+            low, high = _percentiles(np.concatenate(pending, axis=1))
+            lows.append(low)
+            highs.append(high)
+            pending = []
+    low, high = np.concatenate(lows), np.concatenate(highs)
+    sizes = [g.size for g in grids]
+    return pd.DataFrame({"algorithm": np.repeat([k[0] for k, _ in groups], sizes),
+                         "task": np.repeat([k[1] for k, _ in groups], sizes), x: np.concatenate(grids),
+                         "value": np.concatenate(means), "ci_low": low, "ci_high": high,
+                         "runs": np.concatenate(covered)})
+
+
+def _percentiles(replicates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile interval per column; NaN replicates (no resampled run reached the point) ignored."""
+    if np.isnan(replicates).any():
+        return tuple(np.nanpercentile(replicates, [2.5, 97.5], axis=0))
+    return tuple(np.percentile(replicates, [2.5, 97.5], axis=0))
 
 
 def _iqm_curves(metrics: pd.DataFrame, x: str, reps: int, seed: int) -> pd.DataFrame:
-    """IQM of normalized scores over points every run of an algorithm reached (done runs only)."""
+    """IQM of normalized scores over the steps every run of an algorithm reached (done runs only)."""
+    by_algorithm: dict[str, dict[str, list[curves.Run]]] = {}
+    for (algorithm, task), runs in curves.split_runs(metrics, x, "score").items():
+        by_algorithm.setdefault(algorithm, {})[task] = runs
     frames = []
-    for algorithm, rows in metrics.groupby("algorithm", sort=True):
-        reach = rows.groupby("run_id")[x].max().min()
-        start = rows.groupby("run_id")[x].min().max()
-        grid = _grid(rows.loc[(rows[x] >= start) & (rows[x] <= reach), x].to_numpy())
+    for algorithm, tasks in sorted(by_algorithm.items()):
+        every = [r for runs in tasks.values() for r in runs]
+        grid = curves.grid_of(every, low=max(r.x[0] for r in every), high=min(r.x[-1] for r in every),
+                              limit=IQM_CURVE_POINTS)
         if grid.size == 0:
             continue
-        per_task = {}
-        for task, task_rows in rows.groupby("task"):
-            per_task[task] = _run_curves(task_rows, x, "score", grid)[1]
-        scores = stats.TaskScores.from_dict(per_task)
+        scores = stats.TaskScores.from_dict({t: curves.on_grid(runs, grid) for t, runs in tasks.items()})
         point, low, high = stats.iqm_curve(scores, reps, stats.rng_for(seed, "iqm-curve", algorithm))
         frames.append(pd.DataFrame({"algorithm": algorithm, x: grid, "value": point, "ci_low": low,
                                     "ci_high": high}))

@@ -7,6 +7,7 @@ which protocol, and how scores were normalized; the normalization table is writt
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class Report:
     results: Results
     normalization: Normalization
     files: list[Path]
+    timings: dict[str, float]  # seconds per phase: load, statistics, tables, figures
 
 
 def is_baseline_spec(study: str) -> bool:
@@ -56,10 +58,13 @@ def build_report(results_root: Path, study: str, out: Path, baselines: list[str]
     if reps < 1:
         raise UserError(f"--reps must be a positive number of bootstrap replicates, got {reps}")
     baselines = [b for b in baselines if b.strip()]
+    clock = _Clock()
     data = load_sources(Path(results_root), study, list(baselines))
     check_protocols(data, allow_mixed_protocols)
     norm = choose_normalization(data, normalization)
+    clock.lap("load")
     results = compute(data, norm, reps=reps, seed=seed)
+    clock.lap("statistics")
     out = Path(out)
     tables_dir, figures_dir = out / "tables", out / "figures"
     note = protocol_note(data)
@@ -71,14 +76,27 @@ def build_report(results_root: Path, study: str, out: Path, baselines: list[str]
     if not norm.table.empty:
         tables.append(reference_table(norm.table, norm.label))
     files = [p for t in tables for p in t.write(tables_dir)]
+    clock.lap("tables")
     figures = _figures(results, norm, figures_dir)
+    clock.lap("figures")
     files += [p for paths in figures.values() for p in paths]
     summary = summarize(study, data, results, norm, out)
     report_md = out / "report.md"
     report_md.write_text(_markdown(study, data, results, norm, tables, figures, reps, seed, summary))
     (out / "summary.txt").write_text(summary + "\n")
     files += [report_md, out / "summary.txt", write_main_tex(out, study, tables, figures, norm.label)]
-    return Report(report_md, summary, results, norm, files)
+    return Report(report_md, summary, results, norm, files, clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 def _figures(results: Results, norm: Normalization, folder: Path) -> dict[str, list[Path]]:

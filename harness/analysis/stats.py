@@ -92,19 +92,27 @@ def aggregates(values: np.ndarray, scores: TaskScores) -> np.ndarray:
 def resample_indices(scores: TaskScores, reps: int, rng: np.random.Generator) -> np.ndarray:
     """(reps, N) column indices: each column replaced by a random run of the same task."""
     task_of = scores.task_of
-    return scores.starts[task_of] + rng.integers(0, scores.sizes[task_of], size=(reps, task_of.size))
+    if np.all(scores.sizes == scores.sizes[0]):  # the usual case, and numpy's fast path
+        draws = rng.integers(0, int(scores.sizes[0]), size=(reps, task_of.size), dtype=np.int32)
+    else:
+        draws = rng.integers(0, scores.sizes[task_of], size=(reps, task_of.size))
+    return scores.starts[task_of].astype(np.int32) + draws
 
 
 def bootstrap(statistic: Callable[[np.ndarray], np.ndarray], scores: TaskScores, reps: int,
               rng: np.random.Generator) -> np.ndarray:
-    """Replicates of ``statistic`` (applied to (..., chunk, N) resampled values) stacked on axis -2 or last."""
-    per_rep = max(1, scores.values.size)
+    """Replicates of ``statistic`` (applied to (..., chunk, N) resampled values) stacked on axis -2 or last.
+
+    Replicates are computed in float32 (half the memory traffic); point estimates stay float64.
+    """
+    values = scores.values.astype(np.float32)
+    per_rep = max(1, values.size)
     chunk = max(1, CHUNK_ELEMENTS // per_rep)
     out = []
     for start in range(0, reps, chunk):
         idx = resample_indices(scores, min(chunk, reps - start), rng)
-        out.append(statistic(scores.values[..., idx]))
-    return np.concatenate(out, axis=scores.values.ndim - 1)
+        out.append(statistic(values[..., idx]))
+    return np.concatenate(out, axis=values.ndim - 1)
 
 
 def percentile_ci(replicates: np.ndarray, axis: int = 0, level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray]:
@@ -128,13 +136,25 @@ def aggregate_estimates(scores: TaskScores, reps: int, rng: np.random.Generator)
     return {name: Estimate(float(point[i]), float(low[i]), float(high[i])) for i, name in enumerate(AGGREGATES)}
 
 
+def mean_cis(values: np.ndarray, reps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs of each row of a (tasks, runs) matrix, with percentile-bootstrap CIs.
+
+    One set of multinomial resampling counts serves every row, so thousands of (task, algorithm) cells
+    cost one product; each row's CI is an ordinary bootstrap CI (degenerate for a single run).
+    """
+    x = np.asarray(values, dtype=float)
+    n = x.shape[1]
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(float)
+    rows = max(1, CHUNK_ELEMENTS // reps)
+    bounds = [percentile_ci(np.einsum("rn,tn->tr", counts, x[i:i + rows]) / n, axis=1)
+              for i in range(0, x.shape[0], rows)]
+    return x.mean(axis=1), np.concatenate([b[0] for b in bounds]), np.concatenate([b[1] for b in bounds])
+
+
 def mean_ci(values: Sequence[float] | np.ndarray, reps: int, rng: np.random.Generator) -> Estimate:
     """Mean over runs of one task with a percentile-bootstrap CI (degenerate for a single run)."""
-    x = np.asarray(values, dtype=float)
-    scores = TaskScores(("task",), x, np.array([x.size]))
-    replicates = bootstrap(lambda v: v.mean(axis=-1), scores, reps, rng)
-    low, high = percentile_ci(replicates)
-    return Estimate(float(x.mean()), float(low), float(high))
+    mean, low, high = mean_cis(np.asarray(values, dtype=float)[None, :], reps, rng)
+    return Estimate(float(mean[0]), float(low[0]), float(high[0]))
 
 
 # ------------------------------------------------------------------------------ performance profiles
@@ -143,7 +163,7 @@ def profile(values: np.ndarray, scores: TaskScores, taus: np.ndarray) -> np.ndar
     """Fraction of runs scoring above each τ, averaged over tasks: (..., N) → (..., len(taus))."""
     weights = 1.0 / (len(scores.tasks) * scores.sizes[scores.task_of])
     above = (values[..., :, None] > taus).astype(float)
-    return np.matmul(weights, above)
+    return np.einsum("...ng,n->...g", above, weights)  # not BLAS: its threads stall on busy machines
 
 
 def performance_profile(scores: TaskScores, taus: np.ndarray, reps: int,
@@ -190,7 +210,7 @@ def probability_of_improvement(x: TaskScores, y: TaskScores, counts_x: list[np.n
         a, b = x.task(task), y.task(task)
         kernel = _comparison(a, b)
         point += float(kernel.mean())
-        total += ((counts_x[i] @ kernel) * counts_y[k]).sum(axis=1) / (a.size * b.size)
+        total += np.einsum("ri,ik,rk->r", counts_x[i], kernel, counts_y[k]) / (a.size * b.size)
     total /= len(tasks)
     low, high = percentile_ci(total)
     return Estimate(point / len(tasks), float(low), float(high))
