@@ -98,7 +98,7 @@ class ReplayBuffer:
         self.rows = max(int(capacity) // self.num_envs, 1)
         self.k = int(frame_stack)
         self.n_step = int(n_step)
-        if self.rows < 4 * (self.k + self.n_step + 2):
+        if self.rows < 2 * (self.k + self.n_step + 1):
             raise ValueError(f"replay of {capacity} slots is too small for {num_envs} envs, frame_stack {frame_stack}, n_step {n_step}")
         self.obs_shape = tuple(obs_shape)
         frame_shape = self.obs_shape[1:] if self.k > 1 else self.obs_shape

@@ -355,10 +355,13 @@ class Runner:
             state.episode_return += info.get("raw_reward", reward)
             state.episode_length += 1
             if done.any():
-                for i in np.flatnonzero(done):
+                # A game ends where the env reset it (the final-obs mask); a life-loss "terminated"
+                # (Atari's nature2015 training protocol) ends no game and no logged episode.
+                ended = info.get("_final_obs", done)
+                for i in np.flatnonzero(ended):
                     state.train_returns.append(float(state.episode_return[i]))
-                state.episode_return[done] = 0.0
-                state.episode_length[done] = 0
+                state.episode_return[ended] = 0.0
+                state.episode_length[ended] = 0
             obs = next_obs
             state.step += num_envs
 
