@@ -3,6 +3,7 @@ third-party package installed with pip, run in a suite, then uninstalled."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -39,7 +40,9 @@ def test_two_plugins_with_one_name_name_both_packages(cli, tmp_path):
 
 def test_third_party_package_installs_lists_runs_in_a_suite_and_uninstalls(cli, tmp_path):
     pip = [sys.executable, "-m", "pip"]
-    example = REPO / "examples" / "third_party_plugin"
+    example = tmp_path / "third_party_plugin"  # a copy: building writes next to the sources
+    shutil.copytree(REPO / "examples" / "third_party_plugin", example,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     install = subprocess.run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", str(example)],
                              capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr
