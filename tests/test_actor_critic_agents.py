@@ -93,8 +93,8 @@ def test_evaluation_uses_its_own_recurrent_state():
     eval_obs, _ = eval_envs.reset(seed=1)
     agent.begin_evaluation(3)
     for _ in range(5):
-        eval_obs, _, terminated, truncated, _ = eval_envs.step(agent.act(eval_obs, explore=False))
-        agent.evaluation_step(terminated | truncated)
+        eval_obs, reward, terminated, truncated, _ = eval_envs.step(agent.act(eval_obs, explore=False))
+        agent.evaluation_step(reward, terminated | truncated)
     agent.end_evaluation()
     after = agent.state_dict()
     assert torch.equal(before["acting"]["h"], after["acting"]["h"]) and len(after["rollout"]["steps"]) == 7

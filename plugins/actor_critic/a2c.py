@@ -143,11 +143,10 @@ class A2CAgent(Agent):
         self.eval_generator = torch.Generator(device=self.device).manual_seed(self.seed * 7919 + self.evaluations)
         self.evaluations += 1
 
-    def evaluation_step(self, done: np.ndarray) -> None:
-        # The harness does not pass evaluation rewards: the reward input is 0 while evaluating.
+    def evaluation_step(self, reward: np.ndarray, done: np.ndarray) -> None:
         assert self.evaluating is not None and self.eval_action is not None
         done_t = as_tensor(done, self.device, torch.bool)
-        self.evaluating.advance(self.eval_action, torch.zeros(len(done), device=self.device), done_t)
+        self.evaluating.advance(self.eval_action, as_tensor(reward, self.device, torch.float32), done_t)
 
     def end_evaluation(self) -> None:
         self.evaluating, self.eval_generator, self.eval_action = None, None, None
