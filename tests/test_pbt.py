@@ -120,4 +120,8 @@ def test_pbt_best_beats_fixed_hyperparameters_of_the_same_compute(tmp_path):
     pbt, fixed = lineage(results, "pbt"), lineage(results, "fixed")
     assert [m["initial"] for m in pbt["members"]] == [m["initial"] for m in fixed["members"]]
     assert not fixed["exploits"]
-    assert pbt["best_score"] > fixed["best_score"], (pbt["scores"][-1], fixed["scores"][-1])
+    # CartPole caps returns at 500: the best of both may reach it, so the best must be at least as good,
+    # and the population trained by PBT must be better than the same population with fixed hyperparameters
+    final_pbt, final_fixed = sorted(pbt["scores"][-1]), sorted(fixed["scores"][-1])
+    assert pbt["best_score"] >= fixed["best_score"], (final_pbt, final_fixed)
+    assert final_pbt[len(final_pbt) // 2] > final_fixed[len(final_fixed) // 2] + 100, (final_pbt, final_fixed)
