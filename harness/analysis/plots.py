@@ -61,11 +61,12 @@ def paper_style() -> Iterator[None]:
         yield
 
 
-def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
+def save(fig: plt.Figure, folder: Path, name: str, tight: bool = True) -> list[Path]:
+    """PDF and PNG; ``tight=False`` for figures laid out by hand (a tight bounding box costs a full draw)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.pdf", folder / f"{name}.png"]
     for path in paths:
-        fig.savefig(path, bbox_inches="tight")
+        fig.savefig(path, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return paths
 
@@ -98,24 +99,36 @@ def learning_curves(results: Results, colours: dict[str, tuple], folder: Path) -
     width = SINGLE_COLUMN if cols == 1 else FULL_WIDTH
     panel_h = 1.9 if cols <= 2 else (1.45 if cols <= 4 else 1.1)
     scale, label = x_axis(curves[results.x].to_numpy(), results.x)
+    by_panel = dict(tuple(curves.groupby(["task", "algorithm"], sort=False)))
+    many = rows * cols > 8  # lay out by hand: tight layout costs seconds per dozen panels
+    legend_h, height = 0.3, panel_h * rows + 0.3
     with paper_style():
-        fig, axes = plt.subplots(rows, cols, figsize=(width, panel_h * rows + 0.3), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(width, height + (legend_h if many else 0)), squeeze=False)
         for ax, task in zip(axes.flat, tasks):
             for algorithm in algorithms:
-                c = curves[(curves["task"] == task) & (curves["algorithm"] == algorithm)]
-                if c.empty:
+                c = by_panel.get((task, algorithm))
+                if c is None:
                     continue
                 xs = c[results.x].to_numpy() / scale
-                ax.plot(xs, c["value"], color=colours[algorithm], linestyle=linestyle(algorithms, algorithm))
-                ax.fill_between(xs, c["ci_low"], c["ci_high"], color=colours[algorithm], alpha=0.2, linewidth=0)
+                ax.plot(xs, c["value"].to_numpy(), color=colours[algorithm],
+                        linestyle=linestyle(algorithms, algorithm))
+                ax.fill_between(xs, c["ci_low"].to_numpy(), c["ci_high"].to_numpy(), color=colours[algorithm],
+                                alpha=0.2, linewidth=0)
             ax.set_title(task)
             ax.yaxis.set_major_formatter(COMPACT)
+            ax.locator_params(nbins=4)
         for ax in axes.flat[len(tasks):]:
             ax.set_visible(False)
         for ax in axes[-1, :]:
             ax.set_xlabel(label)
         for ax in axes[:, 0]:
             ax.set_ylabel("Return")
+        if many:
+            total = height + legend_h
+            fig.subplots_adjust(left=0.5 / width, right=1 - 0.08 / width, bottom=0.42 / total,
+                                top=1 - (legend_h + 0.2) / total, wspace=0.42, hspace=0.62)
+            _legend(fig, algorithms, colours, 1 - legend_h / total)
+            return save(fig, folder, "learning_curves", tight=False)
         fig.tight_layout(h_pad=0.6, w_pad=0.4)
         _legend(fig, algorithms, colours, 1.0)
         return save(fig, folder, "learning_curves")
