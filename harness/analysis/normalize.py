@@ -28,6 +28,11 @@ class Normalization:
     excluded: dict[str, str] = field(default_factory=dict)  # task → why it is not in aggregates
 
     @property
+    def short(self) -> str:
+        """``human-normalized``, ``reference-normalized`` or ``min-max normalized``: for axis labels."""
+        return {"minmax": "min-max normalized", "none": "raw"}.get(self.method, self.label.split(":")[0])
+
+    @property
     def tasks(self) -> list[str]:
         return list(self.table["task"])
 

@@ -176,7 +176,7 @@ def performance_profiles(results: Results, colours: dict[str, tuple], normalizat
         ax.set_ylabel("Fraction of runs with score > τ")
         ax.set_ylim(0, 1.02)
         ax.set_xlim(profiles["tau"].min(), profiles["tau"].max())
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower left")  # profiles fall from 1 to 0: the lower left stays empty
         fig.tight_layout()
         return save(fig, folder, "performance_profiles")
 
@@ -252,7 +252,6 @@ def gamma_curves(results: Results, colours: dict[str, tuple], folder: Path) -> l
 
 
 def _short(normalization: str) -> str:
-    """``human-normalized: (score − random) / …`` → ``Human-normalized score``."""
-    head = normalization.split(":")[0].split("(")[0].strip()
-    return head[0].upper() + head[1:] + " score" if head else "Score"
+    """``human-normalized`` → ``Human-normalized score``."""
+    return normalization[:1].upper() + normalization[1:] + " score"
 

@@ -103,12 +103,12 @@ def _figures(results: Results, norm: Normalization, folder: Path) -> dict[str, l
     colours = plots.palette(results.algorithms)
     figures = {"learning_curves": plots.learning_curves(results, colours, folder)}
     if not results.aggregates.empty:
-        figures["aggregate_metrics"] = plots.aggregate_intervals(results, colours, norm.label, folder)
-        figures["performance_profiles"] = plots.performance_profiles(results, colours, norm.label, folder)
+        figures["aggregate_metrics"] = plots.aggregate_intervals(results, colours, norm.short, folder)
+        figures["performance_profiles"] = plots.performance_profiles(results, colours, norm.short, folder)
         if len(results.poi):
             figures["probability_of_improvement"] = plots.probability_of_improvement(results, folder)
         if not results.iqm_curves.empty:
-            figures["sample_efficiency"] = plots.sample_efficiency(results, colours, norm.label, folder)
+            figures["sample_efficiency"] = plots.sample_efficiency(results, colours, norm.short, folder)
     if not results.gamma.empty:
         figures["gamma"] = plots.gamma_curves(results, colours, folder)
     return figures
@@ -133,7 +133,9 @@ def summarize(study: str, data: StudyData, results: Results, norm: Normalization
     """Per-task final scores (mean and 95% bootstrap CI over finished runs), then aggregates."""
     states = data.runs["state"].value_counts()
     lines = [f"Study {study}: {len(data.runs)} runs (" + ", ".join(f"{n} {s}" for s, n in states.items()) + ")",
-             "Final evaluation return per task: mean [95% bootstrap CI] over finished runs"]
+             "Final score per task (last evaluation of each finished run"
+             + ("; baselines: last iteration's training return" if (data.runs["source"] == "baseline").any() else "")
+             + "): mean [95% bootstrap CI] over runs"]
     width = max(len(t) for t in results.tasks)
     alg_width = max(len(a) for a in results.algorithms)
     for row in results.per_task.itertuples():
@@ -195,8 +197,9 @@ def _markdown(study: str, data: StudyData, results: Results, norm: Normalization
     for table in tables:
         lines += [table.markdown(), f"Files: `tables/{table.name}.md`, `.csv`, `.tex`", ""]
     lines += ["## Figures", ""]
+    baseline_note = (" Baselines: training-episode returns." if (data.runs["source"] == "baseline").any() else "")
     lines += figure("learning_curves", "mean evaluation return over training per task, 95% bootstrap band over "
-                                       "runs (unfinished runs included).")
+                                       "runs (unfinished runs included)." + baseline_note)
     lines += figure("aggregate_metrics", f"aggregate {norm.label} scores with 95% stratified bootstrap CIs "
                                          f"(bars) and point estimates (black ticks).")
     lines += figure("performance_profiles", "fraction of runs whose normalized score exceeds τ, with 95% "

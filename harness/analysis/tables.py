@@ -124,7 +124,7 @@ def per_task_table(results: Results, protocol_note: str) -> Table:
     unfinished = int(table["unfinished"].sum())
     if unfinished:
         notes.append(f"{unfinished} unfinished runs are left out of this table (they appear in the learning curves).")
-    caption = ("Final evaluation return per task (last evaluation of each finished run): mean over runs with a "
+    caption = ("Final score per task (last evaluation of each finished run): mean over runs with a "
                "95% percentile-bootstrap CI over runs in brackets; best mean in bold. " + protocol_note)
     columns = ["task", "algorithm", "protocol", "runs", "unfinished", "mean", "ci_low", "ci_high", "normalized"]
     return Table("per_task", caption, ["Task", *algorithms], rows, bold, table[columns], notes)
