@@ -200,6 +200,7 @@ def register_extensions() -> None:
         ("harness.envs.maze.cli", "maze_app", "maze", "group"),
         ("harness.envs.maze.cli", "play_command", "play", "command"),
         ("harness.tune_cli", "tune_command", "tune", "command"),
+        ("plugins.pbt.cli", "pbt_command", "pbt", "command"),
     ):
         try:
             target = getattr(importlib.import_module(module), attribute)
