@@ -178,6 +178,8 @@ class ReplayBuffer:
     # ----------------------------------------------------------------------------- sampling
     def _uniform_slots(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         """Flat slot indices uniform over valid transitions (uniform over a covering box, rejected)."""
+        if self.num_valid == 0:
+            raise ValueError("no complete transition to sample yet")
         filled = int(min(self.pos.max(), self.rows))
         out = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
@@ -273,6 +275,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.max_priority = max(self.max_priority, float(priority.max()))
 
     def sample(self, batch_size: int, rng: np.random.Generator, gamma: float, beta: float = 1.0) -> Batch:
+        if self.num_valid == 0:
+            raise ValueError("no complete transition to sample yet")
         total = self.tree.total
         # stratified: one draw per equal segment of the total mass
         mass = (np.arange(batch_size) + rng.random(batch_size)) * (total / batch_size)

@@ -161,7 +161,7 @@ class ValueAgent(Agent):
         self.replay.add(t.obs, t.action, t.reward, t.next_obs, t.terminated, t.truncated)
         self.steps += self.num_envs
         self.target_credit += self.num_envs
-        if self.steps < self.cfg.learning_starts:
+        if self.steps < self.cfg.learning_starts or len(self.replay) == 0:
             return None
         self.train_credit += self.num_envs
         metrics = None

@@ -1,0 +1,201 @@
+"""The value family's parts against hand-computed values, and exact save/load of every variant."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from harness.plugin import EnvSpec, PluginError, Transition, get_algorithm
+from plugins.value import SUITES, VARIANTS
+from plugins.value.agent import ValueConfig
+from plugins.value.losses import categorical_projection, quantile_huber_loss
+from plugins.value.networks import NoisyLinear, QNetwork, dueling_combine
+
+SUPPORT = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
+
+
+def project(probs, reward, discount):
+    return categorical_projection(torch.tensor([probs]), torch.tensor([reward]), torch.tensor([discount]), SUPPORT)[0]
+
+
+def test_c51_projection_by_hand():
+    # r + 0.5 z = [1, 1.5, 2, 2.5, 3]: half-way atoms split their mass between neighbours
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.4, 0.0], 1.0, 0.5), torch.tensor([0.0, 0.2, 0.6, 0.2, 0.0]))
+    # r + z = [3, 4, 5, 6, 7]: all mass beyond v_max lands on the last atom
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], 3.0, 1.0), torch.tensor([0.0, 0.0, 0.0, 0.1, 0.9]))
+    # below v_min: r - 1 + z = [-2, -1, 0, 1, 2] -> atoms 0, 0, 0, 1, 2
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], -2.0, 1.0), torch.tensor([0.6, 0.2, 0.2, 0.0, 0.0]))
+    # terminal (discount 0): everything collapses onto r, split between its two neighbours
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], 1.5, 0.0), torch.tensor([0.0, 0.5, 0.5, 0.0, 0.0]))
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], -7.0, 0.0), torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0]))
+    torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], 2.0, 0.0), torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
+
+
+def test_quantile_huber_loss_by_hand():
+    # quantiles [0, 2] at τ = [.25, .75], one target sample 1: u = [1, -1], both in the quadratic zone
+    # ρ = |.25 - 0|·0.5 + |.75 - 1|·0.5 = 0.25
+    loss = quantile_huber_loss(torch.tensor([[0.0, 2.0]]), torch.tensor([0.25, 0.75]), torch.tensor([[1.0]]))
+    torch.testing.assert_close(loss, torch.tensor([0.25]))
+    # |u| = 3 > κ = 1: linear zone, κ(|u| - κ/2) = 2.5, weight |.5 - 0| -> 1.25; κ = 2: (2(3-1)/2)·.5 = 1.0
+    torch.testing.assert_close(quantile_huber_loss(torch.tensor([[0.0]]), torch.tensor([0.5]), torch.tensor([[3.0]])),
+                               torch.tensor([1.25]))
+    torch.testing.assert_close(quantile_huber_loss(torch.tensor([[0.0]]), torch.tensor([0.5]), torch.tensor([[3.0]]), 2.0),
+                               torch.tensor([1.0]))
+    # two target samples are averaged: targets [1, -1] for quantile 0 at τ = .9: (.9·.5 + .1·.5) / 2 = .25
+    torch.testing.assert_close(quantile_huber_loss(torch.tensor([[0.0]]), torch.tensor([[0.9]]), torch.tensor([[1.0, -1.0]])),
+                               torch.tensor([0.25]))
+
+
+def test_dueling_aggregation_by_hand():
+    value = torch.tensor([[[1.0]], [[-2.0]]])  # (B, 1, atoms)
+    advantage = torch.tensor([[[1.0], [2.0], [3.0]], [[0.0], [0.0], [6.0]]])  # (B, A, atoms)
+    torch.testing.assert_close(dueling_combine(value, advantage), torch.tensor([[[0.0], [1.0], [2.0]], [[-4.0], [-4.0], [2.0]]]))
+
+
+def test_noisy_linear_factorized_noise_statistics():
+    torch.manual_seed(0)
+    layer = NoisyLinear(16, 8, sigma0=0.5)
+    torch.testing.assert_close(layer.weight_sigma, torch.full((8, 16), 0.5 / 4))
+    torch.testing.assert_close(layer.bias_sigma, torch.full((8,), 0.5 / 4))
+    generator = torch.Generator().manual_seed(1)
+    noise, bias_noise = [], []
+    for _ in range(4_000):
+        layer.reset_noise(generator)
+        noise.append(torch.outer(layer.eps_out, layer.eps_in))
+        bias_noise.append(layer.eps_out.clone())
+    noise, bias_noise = torch.stack(noise), torch.stack(bias_noise)
+    # f(x) = sgn(x)√|x| with x ~ N(0,1): E f = 0, E f² = E|x| = √(2/π); a weight's noise f(a)f(b) has variance 2/π
+    assert noise.mean().abs() < 0.02
+    assert abs(noise.var().item() - 2 / math.pi) < 0.02
+    assert abs(bias_noise.var().item() - math.sqrt(2 / math.pi)) < 0.03
+    # factorized: one row of noise is a multiple of another (rank one)
+    assert torch.linalg.matrix_rank(noise[0]).item() == 1
+    x = torch.randn(3, 16)
+    layer.noisy = False
+    torch.testing.assert_close(layer(x), x @ layer.weight_mu.T + layer.bias_mu)
+
+
+def test_qnetwork_shapes_for_every_head():
+    from harness.nets import MLP
+
+    for atoms, dueling, noisy in ((1, False, False), (51, True, True), (7, True, False)):
+        net = QNetwork(MLP(4, (16,)), 3, atoms, dueling, noisy, head_hidden=8)
+        assert net(torch.zeros(5, 4)).shape == (5, 3, atoms)
+    iqn = QNetwork(MLP(4, (16,)), 3, 1, dueling=True, iqn_embedding=8)
+    assert iqn(torch.zeros(5, 4), torch.rand(5, 6)).shape == (5, 6, 3, 1)
+
+
+def test_variants_are_compositions_of_one_core():
+    rainbow = get_algorithm("rainbow").resolve_config({})
+    assert isinstance(rainbow, ValueConfig)
+    assert (rainbow.double, rainbow.dueling, rainbow.prioritized, rainbow.n_step, rainbow.noisy, rainbow.distribution) == \
+        (True, True, True, 3, True, "c51")
+    for name in VARIANTS:
+        algo = get_algorithm(name)
+        assert algo.name == name and set(algo.presets) == set(SUITES)
+        assert algo.make_agent is get_algorithm("dqn").make_agent
+    combined = get_algorithm("dqn").resolve_config({"preset": "classic", "dueling": True, "n_step": 3})
+    assert combined.dueling and combined.n_step == 3 and combined.lr == SUITES["classic"]["lr"]
+    assert get_algorithm("c51").resolve_config({"preset": "dopamine"}).lr == 2.5e-4
+
+
+def cartpole(num_envs: int) -> gym.vector.VectorEnv:
+    return gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * num_envs,
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def drive(agent, envs, obs, steps: int) -> tuple[np.ndarray, list, list]:
+    actions, losses = [], []
+    for _ in range(steps):
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = envs.step(action)
+        real = next_obs.copy()
+        for i in np.flatnonzero(terminated | truncated):
+            real[i] = info["final_obs"][i]
+        metrics = agent.observe(Transition(obs, action, reward, real, terminated, truncated))
+        actions.append(action.copy())
+        if metrics:
+            losses.append(metrics["loss"])
+        obs = next_obs
+    return obs, actions, losses
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_save_load_round_trip_continues_exactly(name):
+    algo = get_algorithm(name)
+    config = algo.resolve_config({"preset": "classic", "learning_starts": 100, "train_every": 1,
+                                  "target_update_every": 50, "batch_size": 16, "buffer_size": 400})
+    envs = cartpole(2)
+    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 2)
+    agent = algo.make_agent(spec, config, 7, None)
+    obs, _ = envs.reset(seed=7)
+    obs, _, _ = drive(agent, envs, obs, 150)
+    state = agent.state_dict()
+    saved_envs, saved_obs = copy.deepcopy(envs), obs.copy()
+    _, actions, losses = drive(agent, envs, obs, 120)
+
+    restored = algo.make_agent(spec, config, 99, None)  # another seed: everything must come from the state
+    restored.load_state_dict(state)
+    _, actions2, losses2 = drive(restored, saved_envs, saved_obs, 120)
+    assert len(losses) > 100
+    np.testing.assert_array_equal(np.array(actions), np.array(actions2))
+    assert losses == losses2
+    assert restored.act(obs, explore=False).tolist() == agent.act(obs, explore=False).tolist()
+
+
+def test_set_hyperparameters_and_its_errors():
+    algo = get_algorithm("dqn")
+    envs = cartpole(1)
+    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 1)
+    agent = algo.make_agent(spec, algo.resolve_config({"preset": "classic"}), 0, None)
+    agent.set_hyperparameters({"lr": 3e-3, "gamma": 0.9, "batch_size": 128})
+    assert agent.optimizer.param_groups[0]["lr"] == 3e-3 and agent.cfg.gamma == 0.9 and agent.cfg.batch_size == 128
+    assert agent.state_dict()["config"]["lr"] == 3e-3
+    with pytest.raises(PluginError, match="cannot change mid-run"):
+        agent.set_hyperparameters({"n_step": 5})
+    with pytest.raises(PluginError, match="must be a number"):
+        agent.set_hyperparameters({"lr": "fast"})
+
+
+def test_epsilon_schedule_is_linear_and_noisy_agents_do_not_use_it():
+    algo = get_algorithm("dqn")
+    envs = cartpole(1)
+    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 1)
+    agent = algo.make_agent(spec, algo.resolve_config({"eps_start": 1.0, "eps_end": 0.1, "eps_decay_steps": 1000,
+                                                       "eps_decay_start": 200}), 0, None)
+    for steps, eps in ((0, 1.0), (200, 1.0), (700, 0.55), (1200, 0.1), (5000, 0.1)):
+        agent.steps = steps
+        assert agent.epsilon() == pytest.approx(eps)
+    noisy = get_algorithm("noisy_dqn").make_agent(spec, get_algorithm("noisy_dqn").resolve_config({}), 0, None)
+    assert noisy.epsilon() == 0.0
+
+
+def test_image_observations_use_compact_replay_and_cnn_torsos():
+    from gymnasium import spaces
+
+    from harness.nets import MinAtarCNN, NatureCNN
+
+    algo = get_algorithm("rainbow")
+    config = algo.resolve_config({"preset": "atari100k", "buffer_size": 1_000, "learning_starts": 8, "batch_size": 4,
+                                  "n_step": 3})
+    atari = EnvSpec("ALE/Pong-v5", spaces.Box(0, 255, (4, 84, 84), np.uint8), spaces.Discrete(6), 2)
+    agent = algo.make_agent(atari, config, 0, None)
+    assert isinstance(agent.online.torso, NatureCNN) and agent.replay.k == 4
+    assert agent.replay.frames.shape == (500, 2, 84, 84) and agent.replay.frames.dtype == np.uint8
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 255, (2, 4, 84, 84), dtype=np.uint8)
+    for _ in range(12):
+        action = agent.act(obs)
+        next_obs = np.concatenate([obs[:, 1:], rng.integers(0, 255, (2, 1, 84, 84), dtype=np.uint8)], axis=1)
+        agent.observe(Transition(obs, action, np.ones(2, np.float32), next_obs, np.zeros(2, bool), np.zeros(2, bool)))
+        obs = next_obs
+    assert agent.updates > 0
+    minatar = EnvSpec("MinAtar/Breakout-v1", spaces.Box(0, 1, (4, 10, 10), bool), spaces.Discrete(3), 1)
+    small = algo.make_agent(minatar, config, 0, None)
+    assert isinstance(small.online.torso, MinAtarCNN) and small.replay.k == 1
