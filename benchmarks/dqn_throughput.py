@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +25,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from benchmarks.plain_dqn import Args, train as plain_train
-from harness.plugin import EnvSpec, Transition, get_algorithm
-from harness.run import train
-from harness.suite import make_task
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: plain_dqn.py sits beside it
+from plain_dqn import Args, evaluate, train as plain_train  # noqa: E402
+
+from harness.plugin import EnvSpec, Transition, get_algorithm  # noqa: E402
+from harness.run import train  # noqa: E402
+from harness.suite import make_task  # noqa: E402
 
 
 def harness_sps(algo: str, steps: int, num_envs: int, seed: int, root: Path) -> tuple[float, float]:
@@ -72,8 +75,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         for seed in range(args.repeats):
             q_network, sps = plain_train(Args(total_timesteps=args.steps, seed=seed))
-            from benchmarks.plain_dqn import evaluate
-
             plain.append(sps)
             returns["plain"].append(evaluate(q_network, "CartPole-v1", 10, 10_000 + seed, torch.device("cpu")))
             sps, ret = harness_sps("dqn", args.steps, 1, seed, Path(root))

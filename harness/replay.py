@@ -50,8 +50,8 @@ class SumTree:
         """Set leaves ``index`` to ``value`` (the last write wins for a repeated index)."""
         node = np.asarray(index, dtype=np.int64) + self.size
         self.tree[node] = value
-        for _ in range(self.depth):
-            node = np.unique(node >> 1)
+        for _ in range(self.depth):  # repeated parents just recompute the same sum: no unique() needed
+            node = node >> 1
             self.tree[node] = self.tree[2 * node] + self.tree[2 * node + 1]
 
     def find(self, mass: np.ndarray) -> np.ndarray:
@@ -161,7 +161,10 @@ class ReplayBuffer:
         self.ended[slot, cols] = ended
         nxt = self.pos % T  # the successor's newest frame goes to the next slot
         self.frames[nxt, cols] = next_obs[:, -1] if k > 1 else next_obs
-        self._withdraw((nxt[:, None] + np.arange(k)).ravel() % T, np.repeat(cols, k))
+        if k == 1:
+            self._withdraw(nxt, cols)
+        else:
+            self._withdraw((nxt[:, None] + np.arange(k)).ravel() % T, np.repeat(cols, k))
         self.pos += 1
         self.episode_steps += 1
         full = self.episode_steps >= self.n_step  # the window starting n-1 steps ago is complete

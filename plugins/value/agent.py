@@ -102,7 +102,10 @@ class ValueAgent(Agent):
                                    config.dueling, config.noisy, config.noisy_sigma0, config.head_hidden,
                                    config.iqn_embedding if config.distribution == "iqn" else 0).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps)
+        try:  # the fused kernel is one call per step instead of ~10 small ops per parameter
+            self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps, fused=True)
+        except (RuntimeError, ValueError):
+            self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps)
         self.support = torch.linspace(config.v_min, config.v_max, config.num_atoms, device=self.device)
         self.qr_taus = (torch.arange(config.num_quantiles, device=self.device) + 0.5) / config.num_quantiles
         self.act_taus = ((torch.arange(config.iqn_act_samples, device=self.device) + 0.5) / config.iqn_act_samples)

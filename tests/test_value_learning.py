@@ -1,0 +1,40 @@
+"""Learning tests of the value family on CartPole-v1 through the real run loop (`harness.run.train`).
+
+"Reaches" means the best mean evaluation return (10 greedy episodes every 5k steps) within the
+budget. CI runs one seed per plugin name; `make test-learning` also runs the 3-seed versions
+(`slow`), which require the threshold on at least 2 of 3 seeds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.run import train
+from harness.suite import make_task
+from plugins.value import VARIANTS
+
+THRESHOLD = 300.0
+BUDGET = 60_000
+
+
+def best_return(name: str, seed: int, root) -> float:
+    task = make_task("CartPole-v1", budget=BUDGET, num_envs=1, checkpoint_every=BUDGET,
+                     eval={"every": 5_000, "episodes": 10, "num_envs": 5}, hyper={name: {"preset": "classic"}})
+    result = train(name, task, seed=seed, root=root, study="learning")
+    assert result.state == "done" and result.metrics["env_steps"].iloc[-1] == BUDGET
+    return float(result.metrics["return_mean"].max())
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_reaches_300_on_cartpole_one_seed(name, tmp_path):
+    best = best_return(name, 0, tmp_path)
+    assert best >= THRESHOLD, f"{name} seed 0: best evaluation return {best:.1f} < {THRESHOLD} in {BUDGET} steps"
+
+
+@pytest.mark.learning
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_reaches_300_on_cartpole_two_of_three_seeds(name, tmp_path):
+    bests = [best_return(name, seed, tmp_path) for seed in (0, 1, 2)]
+    assert sum(b >= THRESHOLD for b in bests) >= 2, f"{name}: best evaluation returns {bests} in {BUDGET} steps"
