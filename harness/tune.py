@@ -13,6 +13,7 @@ as a preset file and as a suite whose defaults carry it.
 from __future__ import annotations
 
 import math
+import os
 import time
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -221,6 +222,7 @@ def run_study(config: TuneConfig, backend: str = "local", address: str | None = 
         for process in processes:
             process.join()
     elif backend == "ray":
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # as in harness.scheduler.ray
         import ray
 
         started = not ray.is_initialized()

@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGLET_HEADLESS", "1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # test clusters are local; see harness/scheduler/ray.py
 
 import torch  # noqa: E402
 

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import ray
+# Ray 2.5x turns token authentication on for a head started while ~/.ray/auth_token exists, and then
+# refuses clients that do not also opt in. Local clusters here run without it; set RAY_AUTH_MODE=token
+# (and distribute the token) to use a secured cluster.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray  # noqa: E402
 
 from harness.errors import UserError
 from harness.plan import PlannedRun
