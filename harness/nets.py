@@ -27,25 +27,32 @@ class MLP(nn.Module):
         return self.net(x.float())
 
 
-class NatureCNN(nn.Module):
-    """Mnih et al. 2015: three conv layers and a 512-unit layer, for 84x84 frame stacks."""
+class ConvTorso(nn.Module):
+    """Conv layers (``(channels, kernel, stride)`` each, ReLU) then one fully connected ReLU layer."""
 
-    def __init__(self, in_channels: int = 4, height: int = 84, width: int = 84, out_dim: int = 512):
+    def __init__(self, in_channels: int, height: int, width: int, convs: Sequence[tuple[int, int, int]],
+                 out_dim: int):
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        for channels, kernel, stride in convs:
+            layers += [nn.Conv2d(in_channels, channels, kernel, stride=stride), nn.ReLU()]
+            in_channels = channels
+        self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
-            flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
+            flat = self.conv(torch.zeros(1, layers[0].in_channels, height, width)).shape[1]
         self.fc = nn.Sequential(nn.Linear(flat, out_dim), nn.ReLU())
         self.out_dim = out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         return self.fc(self.conv(x))
+
+
+class NatureCNN(ConvTorso):
+    """Mnih et al. 2015: three conv layers and a 512-unit layer, for 84x84 frame stacks."""
+
+    def __init__(self, in_channels: int = 4, height: int = 84, width: int = 84, out_dim: int = 512):
+        super().__init__(in_channels, height, width, [(32, 8, 4), (64, 4, 2), (64, 3, 1)], out_dim)
 
 
 class MinAtarCNN(nn.Module):

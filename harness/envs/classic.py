@@ -9,15 +9,18 @@ from typing import Any, Mapping
 import gymnasium as gym
 
 
+def unknown(env_id: str, known: list[str], what: str) -> str:
+    """A one-line refusal with the closest known ids."""
+    close = difflib.get_close_matches(env_id, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"unknown {what} {env_id!r}{hint}"
+
+
 class GymFamily:
     name = "gym"
 
     def validate(self, env_id: str, options: Mapping[str, Any]) -> str | None:
-        if env_id in gym.registry:
-            return None
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return f"unknown gymnasium environment {env_id!r}{hint}"
+        return None if env_id in gym.registry else unknown(env_id, list(gym.registry), "gymnasium environment")
 
     def make_vector(self, env_id: str, options: Mapping[str, Any], num_envs: int, seed: int,
                     evaluation: bool) -> gym.vector.VectorEnv:

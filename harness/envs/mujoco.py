@@ -8,11 +8,11 @@ results differ across simulator versions; patch releases do not change the dynam
 
 from __future__ import annotations
 
-import difflib
-import functools
 from typing import Any, Mapping
 
 import gymnasium as gym
+
+from harness.envs.classic import GymFamily, unknown
 
 
 def mujoco_ids() -> list[str]:
@@ -20,7 +20,10 @@ def mujoco_ids() -> list[str]:
                   if isinstance(spec.entry_point, str) and spec.entry_point.startswith("gymnasium.envs.mujoco"))
 
 
-class MujocoFamily:
+class MujocoFamily(GymFamily):
+    """gymnasium's MuJoCo environments, built like any gymnasium environment; only validation and the
+    recorded protocol differ."""
+
     name = "mujoco"
 
     def validate(self, env_id: str, options: Mapping[str, Any]) -> str | None:
@@ -29,17 +32,7 @@ class MujocoFamily:
             import mujoco  # noqa: F401  (a missing simulator is reported as the family being unavailable)
 
             return None
-        close = difflib.get_close_matches(env_id, ids, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return f"unknown gymnasium MuJoCo environment {env_id!r}{hint}"
-
-    def make_vector(self, env_id: str, options: Mapping[str, Any], num_envs: int, seed: int,
-                    evaluation: bool) -> gym.vector.VectorEnv:
-        # functools.partial keeps the vector env picklable: its state is checkpointed.
-        make = functools.partial(gym.make, env_id, **dict(options))
-        envs = gym.vector.SyncVectorEnv([make] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        envs.action_space.seed(seed)
-        return envs
+        return unknown(env_id, ids, "gymnasium MuJoCo environment")
 
     def protocol(self, env_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         import mujoco
@@ -47,9 +40,6 @@ class MujocoFamily:
         spec = gym.spec(env_id)
         return {"env_version": f"v{spec.version}", "max_episode_steps": spec.max_episode_steps,
                 "options": dict(sorted(options.items())), "mujoco_major": int(mujoco.__version__.split(".")[0])}
-
-    def frames_per_step(self, env_id: str, options: Mapping[str, Any]) -> int:
-        return 1
 
 
 FAMILY = MujocoFamily()

@@ -14,24 +14,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from harness.nets import ConvTorso
 from plugins.actor_critic.popart import PopArt
 
 
-class UnrealTorso(nn.Module):
+class UnrealTorso(ConvTorso):
     """Jaderberg et al. 2016: conv 16×8×8/4, conv 32×4×4/2, fully connected 256 (uint8 frames → [0, 1])."""
 
     def __init__(self, in_channels: int, height: int, width: int, out_dim: int = 256):
-        super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(in_channels, 16, 8, stride=4), nn.ReLU(),
-                                  nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(), nn.Flatten())
-        with torch.no_grad():
-            flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(flat, out_dim), nn.ReLU())
-        self.out_dim = out_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        return self.fc(self.conv(x))
+        super().__init__(in_channels, height, width, [(16, 8, 4), (32, 4, 2)], out_dim)
 
 
 class VectorTorso(nn.Module):
