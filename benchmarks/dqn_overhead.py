@@ -1,7 +1,7 @@
 """What the harness's run loop costs: DQN steps/s on CartPole through `harness.run.train` against a
 plain single-file loop driving the very same agent, measured in the same process, interleaved.
 
-Both loops step the same SyncVectorEnv, seed identically and therefore perform the same learning
+Both loops step the same kind of SyncVectorEnv, seed identically and therefore perform the same learning
 updates; the harness time excludes evaluation (its `wall_time` is taken before evaluating), so the
 difference is the loop itself: transitions, episode accounting, metric aggregation, progress checks.
 
@@ -69,8 +69,13 @@ def main() -> None:
     plain, harness = [], []
     with tempfile.TemporaryDirectory() as root:
         for repeat in range(args.repeats):
-            plain.append(plain_loop(args.algo, args.env, args.steps, repeat, args.preset))
-            harness.append(harness_loop(args.algo, args.env, args.steps, repeat, args.preset, Path(root)))
+            # alternate which loop goes first, so that drift in machine load does not favour either
+            order = ("plain", "harness") if repeat % 2 == 0 else ("harness", "plain")
+            for which in order:
+                if which == "plain":
+                    plain.append(plain_loop(args.algo, args.env, args.steps, repeat, args.preset))
+                else:
+                    harness.append(harness_loop(args.algo, args.env, args.steps, repeat, args.preset, Path(root)))
             print(f"repeat {repeat}: plain {plain[-1]:,.0f} steps/s, harness {harness[-1]:,.0f} steps/s")
     ratios = [h / p for h, p in zip(harness, plain)]
     ratio = statistics.median(ratios)
