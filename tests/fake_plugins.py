@@ -86,3 +86,24 @@ def fake_distribution(root: Path, dist: str, entry_points: dict[str, str], modul
     lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
     (info / "entry_points.txt").write_text(f"[harness.algorithms]\n{lines}")
     return root
+
+
+FAULTY = ("random_agent", "nan_agent", "crash_agent", "dying_agent")
+
+# A tiny suite for failure-isolation tests of every backend.
+FAULTS_SUITE = """
+[suite]
+name = "faults"
+[defaults]
+budget = 2000
+checkpoint_every = 500
+eval = { every = 1000, episodes = 3, num_envs = 3 }
+[[tasks]]
+id = "CartPole-v1"
+"""
+
+
+def faulty_site(root: Path) -> Path:
+    """A distribution registering the well-behaved and the misbehaving test agents."""
+    return fake_distribution(root, "faulty-algos", {name: f"faulty_algos:{name}" for name in FAULTY},
+                             {"faulty_algos": AGENTS_SOURCE})

@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import json
 
-from fake_plugins import AGENTS_SOURCE, fake_distribution
-
-SUITE = """
-[suite]
-name = "faults"
-[defaults]
-budget = 2000
-checkpoint_every = 500
-eval = { every = 1000, episodes = 3, num_envs = 3 }
-[[tasks]]
-id = "CartPole-v1"
-"""
+from fake_plugins import FAULTS_SUITE, faulty_site
 
 
 def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
-    plugins = fake_distribution(tmp_path / "site", "faulty-algos",
-                                {n: f"faulty_algos:{n}" for n in ("random_agent", "nan_agent", "crash_agent", "dying_agent")},
-                                {"faulty_algos": AGENTS_SOURCE})
+    plugins = faulty_site(tmp_path / "site")
     suite = tmp_path / "faults.toml"
-    suite.write_text(SUITE)
+    suite.write_text(FAULTS_SUITE)
     results = tmp_path / "results"
     env = {"PYTHONPATH": str(plugins)}
     result = cli("run", str(suite), "--algo", "random_agent,nan_agent,crash_agent,dying_agent", "--workers", "2",

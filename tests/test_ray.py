@@ -21,8 +21,8 @@ from typing import Iterator
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from fake_plugins import AGENTS_SOURCE, fake_distribution
+from conftest import REPO, harness_cli
+from fake_plugins import AGENTS_SOURCE, FAULTS_SUITE, fake_distribution, faulty_site
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -65,29 +65,13 @@ def cluster() -> Iterator[str]:
         yield address
 
 
-def harness(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-FAULTS = """
-[suite]
-name = "faults"
-[defaults]
-budget = 2000
-checkpoint_every = 500
-eval = { every = 1000, episodes = 3, num_envs = 3 }
-[[tasks]]
-id = "CartPole-v1"
-"""
+harness = harness_cli  # the real command line in a subprocess (conftest)
 
 
 def test_ray_grid_isolates_failures_and_skips_finished(cluster, tmp_path):
-    plugins = fake_distribution(tmp_path / "site", "faulty-algos",
-                                {n: f"faulty_algos:{n}" for n in ("random_agent", "nan_agent", "crash_agent", "dying_agent")},
-                                {"faulty_algos": AGENTS_SOURCE})
+    plugins = faulty_site(tmp_path / "site")
     suite = tmp_path / "faults.toml"
-    suite.write_text(FAULTS)
+    suite.write_text(FAULTS_SUITE)
     results = tmp_path / "results"
     env = {"PYTHONPATH": str(plugins)}
     ray_args = ("--backend", "ray", "--address", cluster, "--results", str(results), "--no-progress")
