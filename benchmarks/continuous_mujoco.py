@@ -70,8 +70,12 @@ def main() -> None:
     jobs = [(algo, env, seed, (args.ppo_steps or args.steps) if algo == "ppo" else args.steps,
              args.learning_starts, args.root)
             for algo in args.algos for env in args.envs for seed in range(args.seeds)]
+    rows = []
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(one_run, jobs))
+        for row in pool.map(one_run, jobs):  # each row is kept as soon as its run ends
+            rows.append(row)
+            if args.out:
+                Path(args.out).write_text(json.dumps(rows, indent=1))
     print(f"{'algo':5} {'env':15} {'seed':>4} {'steps':>8} {'final':>9} {'D4RL':>6} {'best':>9} {'D4RL':>6} {'minutes':>8}")
     for r in rows:
         print(f"{r['algo']:5} {r['env']:15} {r['seed']:>4} {r['steps']:>8} {r['final_return']:>9.1f} "
@@ -81,8 +85,6 @@ def main() -> None:
     for env in args.envs:
         for source, score in PUBLISHED[env]:
             print(f"  {env:15} {source:28} {score:>8.0f}  D4RL {d4rl_score(env, score):6.1f}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

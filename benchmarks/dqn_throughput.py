@@ -1,15 +1,18 @@
 """Value-family throughput against a plain CleanRL-style DQN (benchmarks/plain_dqn.py), in one run.
 
 1. CartPole DQN, one environment: the harness (``harness.run.train``, evaluation time excluded)
-   against the plain loop, same network, batch, replay ratio, target period and ε schedule.
+   against the plain loop, with CleanRL ``dqn.py``'s settings on both sides (``plain_dqn.Args``).
 2. The same with the harness's vectorized setting (``--num-envs``, default 8) at the same replay
-   ratio (one update per ``train_every`` environment steps, whatever the number of environments).
-3. Rainbow's per-update cost against DQN's, each timed on ``learn()`` with a filled buffer.
+   ratio (one update of 128 per 10 environment steps, whatever the number of environments).
+3. Where the time goes: the update alone (identical work on both sides) timed on its own, which
+   bounds any speed-up of the loop around it (Amdahl).
+4. Rainbow's per-update cost against DQN's, each timed on ``learn()`` with a filled buffer.
 
-Repeats are interleaved so that load from other processes hits both sides alike; medians are printed
-with the ratios.
+Every configuration runs ``--seeds`` seeds, interleaved so that load from other processes hits all
+sides alike. Speeds are medians of per-seed ratios; final evaluation returns (10 episodes per seed)
+are means over seeds with 95% percentile-bootstrap CIs.
 
-    python benchmarks/dqn_throughput.py [--steps 30000] [--repeats 3] [--num-envs 8]
+    python benchmarks/dqn_throughput.py [--steps 100000] [--seeds 5] [--num-envs 8]
 """
 
 from __future__ import annotations
@@ -24,79 +27,125 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: plain_dqn.py sits beside it
-from plain_dqn import Args, evaluate, train as plain_train  # noqa: E402
+from plain_dqn import Args, QNetwork, ReplayBuffer, evaluate, harness_hyper, train as plain_train  # noqa: E402
 
+from harness.analysis.stats import mean_ci  # noqa: E402
 from harness.plugin import EnvSpec, Transition, get_algorithm  # noqa: E402
 from harness.run import train  # noqa: E402
 from harness.suite import make_task  # noqa: E402
 
 
-def harness_sps(algo: str, steps: int, num_envs: int, seed: int, root: Path) -> tuple[float, float]:
-    """Training steps/s (evaluation excluded) and final evaluation return of a harness run."""
-    task = make_task("CartPole-v1", budget=steps, num_envs=num_envs, checkpoint_every=steps,
-                     eval={"every": steps, "episodes": 10, "num_envs": 5}, hyper={algo: {"preset": "classic"}})
-    result = train(algo, task, seed=seed, root=root, study=f"throughput-{time.monotonic_ns()}")
+def harness_run(args: Args, num_envs: int, root: Path) -> tuple[float, float]:
+    """Training steps/s (evaluation excluded) and final evaluation return (10 episodes)."""
+    steps = args.total_timesteps
+    task = make_task(args.env_id, budget=steps, num_envs=num_envs, checkpoint_every=steps,
+                     eval={"every": steps, "episodes": 10, "num_envs": 5}, hyper={"dqn": harness_hyper(args)})
+    result = train("dqn", task, seed=args.seed, root=root, study=f"throughput-{time.monotonic_ns()}")
     return steps / float(result.metrics["wall_time"].iloc[-1]), result.final_return
 
 
-def update_cost(algo: str, updates: int, seed: int = 0) -> float:
-    """Milliseconds per learn() call on CartPole with the classic preset, buffer already filled."""
+def filled_cartpole_agent(algo: str, hyper: dict, seed: int = 0):
+    """An agent whose replay holds 5,000 CartPole transitions (random actions), learning switched off."""
     algorithm = get_algorithm(algo)
-    config = algorithm.resolve_config({"preset": "classic", "learning_starts": 10**9})
+    config = algorithm.resolve_config({**hyper, "learning_starts": 10**9})
     envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 1)
-    agent = algorithm.make_agent(spec, config, seed, None)
+    agent = algorithm.make_agent(EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 1),
+                                 config, seed, None)
     obs, _ = envs.reset(seed=seed)
     for _ in range(5_000):
-        action = agent.act(obs)
+        action = envs.action_space.sample()
         next_obs, reward, terminated, truncated, info = envs.step(action)
         real = np.stack([info["final_obs"][0]]) if terminated[0] or truncated[0] else next_obs
         agent.observe(Transition(obs, action, reward, real, terminated, truncated))
         obs = next_obs
+    return agent
+
+
+def per_call_ms(fn, calls: int) -> float:
     for _ in range(20):
-        agent.learn()
+        fn()
     start = time.perf_counter()
-    for _ in range(updates):
-        agent.learn()
-    return 1000 * (time.perf_counter() - start) / updates
+    for _ in range(calls):
+        fn()
+    return 1000 * (time.perf_counter() - start) / calls
+
+
+def plain_update_ms(args: Args, calls: int) -> float:
+    """The plain loop's update (sample, target, loss, backward, Adam) on a filled buffer."""
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(args.env_id)])
+    q_network, target_network = QNetwork(envs), QNetwork(envs)
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate)
+    rb = ReplayBuffer(args.buffer_size, envs.single_observation_space.shape, 1, torch.device("cpu"))
+    for _ in range(5_000):
+        rb.add(np.random.randn(1, 4), np.random.randn(1, 4), np.random.randint(2, size=1), np.ones(1), np.zeros(1))
+
+    def update() -> None:
+        observations, actions, next_observations, dones, rewards = rb.sample(args.batch_size)
+        with torch.no_grad():
+            target_max, _ = target_network(next_observations).max(dim=1)
+            td_target = rewards.flatten() + args.gamma * target_max * (1 - dones.flatten())
+        loss = F.mse_loss(td_target, q_network(observations).gather(1, actions).squeeze())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return per_call_ms(update, calls)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--updates", type=int, default=1_000)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    plain, single, vector, returns = [], [], [], {"plain": [], "harness-1": [], f"harness-{args.num_envs}": []}
+    vec = f"harness, {args.num_envs} envs"
+    sps: dict[str, list[float]] = {"plain": [], "harness, 1 env": [], vec: []}
+    returns: dict[str, list[float]] = {name: [] for name in sps}
     with tempfile.TemporaryDirectory() as root:
-        for seed in range(args.repeats):
-            q_network, sps = plain_train(Args(total_timesteps=args.steps, seed=seed))
-            plain.append(sps)
-            returns["plain"].append(evaluate(q_network, "CartPole-v1", 10, 10_000 + seed, torch.device("cpu")))
-            sps, ret = harness_sps("dqn", args.steps, 1, seed, Path(root))
-            single.append(sps)
-            returns["harness-1"].append(ret)
-            sps, ret = harness_sps("dqn", args.steps, args.num_envs, seed, Path(root))
-            vector.append(sps)
-            returns[f"harness-{args.num_envs}"].append(ret)
-            print(f"seed {seed}: plain {plain[-1]:,.0f}, harness 1 env {single[-1]:,.0f}, "
-                  f"harness {args.num_envs} envs {vector[-1]:,.0f} steps/s", flush=True)
+        for seed in range(1, args.seeds + 1):
+            run_args = Args(total_timesteps=args.steps, seed=seed)
+            q_network, plain_sps = plain_train(run_args)
+            sps["plain"].append(plain_sps)
+            returns["plain"].append(evaluate(q_network, run_args.env_id, 10, 10_000 + seed, torch.device("cpu")))
+            for name, num_envs in (("harness, 1 env", 1), (vec, args.num_envs)):
+                rate, final = harness_run(run_args, num_envs, Path(root))
+                sps[name].append(rate)
+                returns[name].append(final)
+            print(f"seed {seed}: " + ", ".join(f"{name} {values[-1]:,.0f} steps/s" for name, values in sps.items()),
+                  flush=True)
+
     med = statistics.median
-    print(f"\nCartPole DQN, {args.steps:,} steps x {args.repeats} (steps/s, median): plain {med(plain):,.0f}, "
-          f"harness 1 env {med(single):,.0f}, harness {args.num_envs} envs {med(vector):,.0f}")
-    print(f"harness 1 env / plain = {med([s / p for s, p in zip(single, plain)]):.2f}x (target >= 1.5x)")
-    print(f"harness {args.num_envs} envs / plain = {med([v / p for v, p in zip(vector, plain)]):.2f}x (target >= 4x)")
-    for name, values in returns.items():
-        print(f"final evaluation return {name}: mean {np.mean(values):.1f} ({', '.join(f'{v:.0f}' for v in values)})")
+    rng = np.random.default_rng(0)
+    print(f"\nCartPole-v1 DQN (CleanRL dqn.py settings), {args.steps:,} steps x {args.seeds} seeds")
+    print(f"{'':22} {'steps/s (median)':>17} {'vs plain (median ratio)':>24}   final eval return, mean [95% CI]")
+    for name, values in sps.items():
+        ratio = med([v / p for v, p in zip(values, sps["plain"])])
+        estimate = mean_ci(returns[name], 2_000, rng)
+        print(f"{name:22} {med(values):>17,.0f} {ratio:>23.2f}x   {estimate.value:6.1f} "
+              f"[{estimate.low:.1f}, {estimate.high:.1f}]  ({', '.join(f'{r:.0f}' for r in returns[name])})")
+    print("targets: >= 1.5x with 1 env, >= 4x vectorized")
+
+    base = Args(total_timesteps=args.steps)
+    update_ms = plain_update_ms(base, args.updates)
+    learning_share = (args.steps - base.learning_starts) / args.steps
+    plain_time_per_step = 1 / med(sps["plain"])
+    update_share = learning_share * update_ms / 1000 / base.train_frequency / plain_time_per_step
+    print(f"\nthe update alone: {update_ms:.3f} ms (batch {base.batch_size}, every {base.train_frequency} steps) = "
+          f"{100 * update_share:.0f}% of the plain loop's time; a loop that made everything else free would reach "
+          f"{1 / update_share:.2f}x")
+
+    hyper = {"preset": "classic"}
+    dqn_agent, rainbow_agent = filled_cartpole_agent("dqn", hyper), filled_cartpole_agent("rainbow", hyper)
     dqn_ms, rainbow_ms = [], []
-    for repeat in range(args.repeats):
-        dqn_ms.append(update_cost("dqn", args.updates, repeat))
-        rainbow_ms.append(update_cost("rainbow", args.updates, repeat))
-    print(f"\nper update (classic preset, batch 64): dqn {med(dqn_ms):.3f} ms, rainbow {med(rainbow_ms):.3f} ms, "
+    for _ in range(3):  # interleaved
+        dqn_ms.append(per_call_ms(dqn_agent.learn, args.updates))
+        rainbow_ms.append(per_call_ms(rainbow_agent.learn, args.updates))
+    print(f"per update (classic preset, batch 64): dqn {med(dqn_ms):.3f} ms, rainbow {med(rainbow_ms):.3f} ms, "
           f"rainbow / dqn = {med([r / d for r, d in zip(rainbow_ms, dqn_ms)]):.2f}x (target <= 2x)")
 
 

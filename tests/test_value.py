@@ -15,7 +15,7 @@ from harness.plugin import EnvSpec, PluginError, Transition, get_algorithm
 from plugins.value import SUITES, VARIANTS
 from plugins.value.agent import ValueConfig
 from plugins.value.losses import categorical_projection, quantile_huber_loss
-from plugins.value.networks import NoisyLinear, QNetwork, dueling_combine
+from plugins.value.networks import NoisyLinear, NumpyQ, QNetwork, dueling_combine
 
 SUPPORT = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
 
@@ -199,3 +199,40 @@ def test_image_observations_use_compact_replay_and_cnn_torsos():
     minatar = EnvSpec("MinAtar/Breakout-v1", spaces.Box(0, 1, (4, 10, 10), bool), spaces.Discrete(3), 1)
     small = algo.make_agent(minatar, config, 0, None)
     assert isinstance(small.online.torso, MinAtarCNN) and small.replay.k == 1
+
+
+@pytest.mark.parametrize("switches", [{}, {"dueling": True}, {"dueling": True, "head_hidden": 16}, {"hidden": ()}])
+def test_numpy_acting_mirror_tracks_the_network_through_updates_and_loads(switches):
+    algo = get_algorithm("dqn")
+    config = algo.resolve_config({"preset": "classic", "learning_starts": 50, "train_every": 1,
+                                  "batch_size": 16, "buffer_size": 400, **switches})
+    envs = cartpole(3)
+    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 3)
+    agent = algo.make_agent(spec, config, 3, None)
+    assert agent.numpy_q is not None
+    obs, _ = envs.reset(seed=3)
+    probe = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+
+    def torch_q():
+        with torch.no_grad():
+            return agent.q_values(agent.online, torch.as_tensor(probe)).numpy()
+
+    before = torch_q()
+    obs, _, losses = drive(agent, envs, obs, 120)  # ~70 Adam steps change the weights in place
+    assert losses and not np.allclose(before, torch_q())
+    np.testing.assert_allclose(agent.numpy_q.q_values(probe), torch_q(), rtol=1e-5, atol=1e-6)
+    other = algo.make_agent(spec, config, 4, None)
+    agent.load_state_dict(other.state_dict())  # state loads copy into the same storage
+    np.testing.assert_allclose(agent.numpy_q.q_values(probe), torch_q(), rtol=1e-5, atol=1e-6)
+    greedy = agent.act(probe, explore=False)
+    np.testing.assert_array_equal(greedy, torch_q().argmax(axis=1))
+
+
+def test_numpy_acting_mirror_declines_what_it_cannot_compute():
+    from harness.nets import MLP
+
+    assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3, atoms=51)) is None  # C51 logits
+    assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3, noisy=True)) is None
+    assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3, iqn_embedding=8)) is None
+    assert NumpyQ.mirror(QNetwork(MLP(4, (16,), activation=torch.nn.Tanh), 3)) is None
+    assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3).double()) is None

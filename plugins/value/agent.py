@@ -21,7 +21,7 @@ from harness.nets import torso_for
 from harness.plugin import Agent, EnvSpec, PluginError, Transition, coerce
 from harness.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from plugins.value.losses import categorical_projection, quantile_huber_loss, td_loss
-from plugins.value.networks import QNetwork
+from plugins.value.networks import NumpyQ, QNetwork
 
 
 @dataclass
@@ -102,6 +102,7 @@ class ValueAgent(Agent):
                                    config.dueling, config.noisy, config.noisy_sigma0, config.head_hidden,
                                    config.iqn_embedding if config.distribution == "iqn" else 0).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.numpy_q = NumpyQ.mirror(self.online)  # fast CPU acting for MLP scalar heads, else None
         try:  # the fused kernel is one call per step instead of ~10 small ops per parameter
             self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps, fused=True)
         except (RuntimeError, ValueError):
@@ -150,6 +151,9 @@ class ValueAgent(Agent):
                 return random_action
             if self.cfg.noisy:  # fresh noise for every acting step (Fortunato et al.)
                 self.online.reset_noise(self.torch_rng)
+        if self.numpy_q is not None:
+            greedy = self.numpy_q.q_values(obs).argmax(axis=1)
+            return greedy if not explore else np.where(random_mask, random_action, greedy)
         with torch.inference_mode():
             if not explore:
                 self.online.set_noisy(False)
