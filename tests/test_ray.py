@@ -125,6 +125,32 @@ def metrics(results: Path, study: str) -> dict[str, pd.DataFrame]:
             for p in (results / study).glob("*/metrics.parquet")}
 
 
+def kill_driver_mid_run(args: list[str], env: dict[str, str], results: Path, study: str, runs: int,
+                        step: int) -> dict[str, dict]:
+    """SIGKILL a `harness` driver once ``runs`` runs are past ``step``; returns their statuses once Ray
+    has ended the dead driver's tasks (their runs are then seen as interrupted: their pids are gone)."""
+    driver = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    try:
+        while True:
+            found = statuses(results, study) if (results / study).exists() else {}
+            steps = [s.get("step", 0) for s in found.values() if s["state"] == "running"]
+            if len(steps) == runs and min(steps) >= step:
+                break
+            assert driver.poll() is None, "the grid finished before it could be killed"
+            assert time.time() < deadline, "runs never reached the kill point"
+            time.sleep(0.05)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    deadline = time.time() + 60
+    while any(s["state"] == "running" for s in statuses(results, study).values()):
+        assert time.time() < deadline, "the killed driver's runs kept running"
+        time.sleep(0.2)
+    return statuses(results, study)
+
+
 def test_ray_resume_after_sigkill_matches_uninterrupted_local_run(cluster, tmp_path):
     plugins = fake_distribution(tmp_path / "site", "steady-algos", {"random_agent": "steady_algos:random_agent"},
                                 {"steady_algos": AGENTS_SOURCE})
@@ -140,29 +166,8 @@ def test_ray_resume_after_sigkill_matches_uninterrupted_local_run(cluster, tmp_p
     reference = metrics(results, "straight")
     assert len(reference) == 2
 
-    killed_cmd = [sys.executable, "-m", "harness.cli", *common, "--study", "killed", "--backend", "ray",
-                  "--address", cluster]
-    driver = subprocess.Popen(killed_cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    deadline = time.time() + 300
-    try:
-        while True:
-            found = statuses(results, "killed") if (results / "killed").exists() else {}
-            steps = [s.get("step", 0) for s in found.values() if s["state"] == "running"]
-            if len(steps) == 2 and min(steps) >= 5000:
-                break
-            assert driver.poll() is None, "the grid finished before it could be killed"
-            assert time.time() < deadline, "runs never reached the kill point"
-            time.sleep(0.05)
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-    # Ray ends the dead driver's tasks; their runs are then seen as interrupted (their pids are gone).
-    deadline = time.time() + 60
-    while any(s["state"] == "running" for s in statuses(results, "killed").values()):
-        assert time.time() < deadline, "the killed driver's runs kept running"
-        time.sleep(0.2)
-    interrupted = statuses(results, "killed")
+    interrupted = kill_driver_mid_run([*common, "--study", "killed", "--backend", "ray", "--address", cluster],
+                                      env, results, "killed", runs=2, step=5000)
     assert [s["state"] for s in interrupted.values()] == ["interrupted", "interrupted"]
     import torch
 

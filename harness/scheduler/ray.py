@@ -9,7 +9,10 @@ A GPU run's worker process exits after its run (``max_calls=1``) so CUDA memory 
 next run; CPU runs reuse warm workers (a fresh process costs seconds of imports, more than a short
 run). Every run ends by recording done, failed or paused, and a driver's death ends its tasks'
 processes, so a reused worker's pid never makes an interrupted run look alive.
-Runs write into the results directory, which must be shared between the nodes (NFS, a mounted bucket).
+Runs write into the results directory when their node sees it (NFS, a mounted bucket; the driver leaves
+a marker file there that each task looks for); elsewhere they train in a local temporary folder and
+stream their files back to the driver's machine (:mod:`harness.scheduler.streaming`). The mode is
+``results`` (``HARNESS_RAY_RESULTS``): ``auto`` (that check), ``shared`` or ``stream``.
 A run whose worker or node dies is resubmitted and resumes from its last checkpoint elsewhere, up to
 ``max_retries`` times; a run that raises or produces NaN losses is recorded as failed and not retried.
 """
@@ -17,6 +20,7 @@ A run whose worker or node dies is resubmitted and resumes from its last checkpo
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from collections import deque
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ import ray  # noqa: E402
 from harness.errors import UserError
 from harness.plan import PlannedRun
 from harness.scheduler.common import GridSummary, prepare
+from harness.scheduler.streaming import MODES, execute_streamed, start_store
 from harness.store import Study
 
 # Environment variables a driver forwards to its tasks (plugins on PYTHONPATH, harness switches).
@@ -77,8 +82,12 @@ class ProgressSink:
         return items
 
 
-def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool, sink: Any) -> str:
-    """Body of a run's task: limit threads, demand CUDA when a GPU was requested, run, record."""
+def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool, sink: Any,
+                 store: Any = None, marker: str | None = None) -> str:
+    """Body of a run's task: limit threads, demand CUDA when a GPU was requested, run, record.
+
+    With a ``store`` the run streams its files to the driver, unless this node sees the driver's
+    ``marker`` file in ``root`` (the results directory is shared)."""
     # Ray ends the tasks of a dead driver (and cancelled ones) with SIGTERM, which it turns into
     # SystemExit: that run is interrupted, not failed. Vanish as under SIGKILL; the next invocation
     # resumes it from its last (atomically written) checkpoint.
@@ -92,6 +101,8 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
     from harness.run import execute_recording_failure
 
     progress = (lambda info: sink.put.remote(info)) if sink is not None else None
+    if store is not None and not (marker and (Path(root) / marker).exists()):
+        return execute_streamed(planned.spec, store, progress=progress)
     return execute_recording_failure(planned.spec, Path(root), progress=progress)
 
 
@@ -109,7 +120,7 @@ class RayScheduler:
 
     def __init__(self, workers: int = 1, gpus: Sequence[str] = (), runs_per_gpu: int = 1, threads: int = 1,
                  show_progress: bool = True, redo_corrupt: bool = False, address: str | None = None,
-                 max_retries: int = 1):
+                 max_retries: int = 1, results: str | None = None):
         self.workers = max(1, workers)
         self.gpus = list(gpus)
         self.request = RunRequest.of(threads, self.gpus, runs_per_gpu)
@@ -118,6 +129,9 @@ class RayScheduler:
         self.redo_corrupt = redo_corrupt
         self.address = address
         self.max_retries = max_retries
+        self.results = results or os.environ.get("HARNESS_RAY_RESULTS", "auto")
+        if self.results not in MODES:
+            raise UserError(f"HARNESS_RAY_RESULTS={self.results!r}: allowed: {', '.join(MODES)}")
 
     # ------------------------------------------------------------------------------ the cluster
     def connect(self) -> bool:
@@ -150,9 +164,24 @@ class RayScheduler:
 
     def _run(self, plan: Sequence[PlannedRun], todo: list[PlannedRun], root: Path,
              summary: GridSummary) -> GridSummary:
+        sink = ProgressSink.remote() if self.show_progress else None
+        store = start_store(root) if self.results != "shared" else None
+        marker = f".ray-driver-{secrets.token_hex(8)}" if self.results == "auto" else None
+        if marker:
+            (root / marker).write_text("the Ray driver of this results directory is running\n")
+        try:
+            return self._loop(plan, todo, root, summary, sink, store, marker)
+        finally:
+            if marker:
+                (root / marker).unlink(missing_ok=True)
+            for actor in (sink, store):
+                if actor is not None:
+                    ray.kill(actor)
+
+    def _loop(self, plan: Sequence[PlannedRun], todo: list[PlannedRun], root: Path, summary: GridSummary,
+              sink: Any, store: Any, marker: str | None) -> GridSummary:
         from harness.scheduler.display import GridDisplay
 
-        sink = ProgressSink.remote() if self.show_progress else None
         pending = deque(todo)
         attempts: dict[str, int] = {}
         active: dict[Any, PlannedRun] = {}
@@ -162,7 +191,7 @@ class RayScheduler:
                     planned = pending.popleft()
                     attempts[planned.run_id] = attempts.get(planned.run_id, 0) + 1
                     ref = self.request.task.options(**self.request.options()).remote(
-                        planned, str(root), self.threads, self.request.num_gpus > 0, sink)
+                        planned, str(root), self.threads, self.request.num_gpus > 0, sink, store, marker)
                     active[ref] = planned
                     if attempts[planned.run_id] == 1:
                         display.start(planned)
@@ -180,8 +209,6 @@ class RayScheduler:
                         self._record_lost(planned, root, lost, attempts[planned.run_id])
                     state = summary.record_exit(planned, root, None)
                     display.finish(planned, state)
-        if sink is not None:
-            ray.kill(sink)
         return summary
 
     @classmethod
