@@ -17,8 +17,11 @@ FIGURE_CAPTIONS = {
     "probability_of_improvement": "Probability of improvement $P(X > Y)$ for every pair of algorithms.",
     "sample_efficiency": "Sample efficiency: IQM of normalized scores over training, with 95\\% bands.",
     "gamma": "The meta-learned discount $\\gamma$ over training, one line per run.",
+    "pbt_lineage": "PBT lineage: members over training, coloured by score, with an arrow from donor to recipient "
+                   "at each exploit.",
+    "pbt_schedules": "PBT hyperparameter schedules: each member's hyperparameters over training steps.",
 }
-WIDE = {"learning_curves", "aggregate_metrics", "gamma"}
+WIDE = {"learning_curves", "aggregate_metrics", "gamma", "pbt_lineage", "pbt_schedules"}
 
 
 def write_main_tex(out: Path, study: str, tables: list[Table], figures: dict[str, list[Path]],

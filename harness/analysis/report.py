@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.analysis import plots
 from harness.analysis.baselines import BaselineSpec, align_to_study, load_baselines
 from harness.analysis.compute import Results, check_protocols, compute
+from harness.analysis.lineage import CAPTIONS as PBT_CAPTIONS, lineage_figures
 from harness.analysis.load import StudyData, load_study_data
 from harness.analysis.normalize import Normalization, choose_normalization
 from harness.analysis.paper import write_main_tex
@@ -78,6 +79,8 @@ def build_report(results_root: Path, study: str, out: Path, baselines: list[str]
     files = [p for t in tables for p in t.write(tables_dir)]
     clock.lap("tables")
     figures = _figures(results, norm, figures_dir)
+    if not is_baseline_spec(study):
+        figures.update(lineage_figures(Path(results_root) / study, figures_dir))
     clock.lap("figures")
     files += [p for paths in figures.values() for p in paths]
     summary = summarize(study, data, results, norm, out)
@@ -209,6 +212,10 @@ def _markdown(study: str, data: StudyData, results: Results, norm: Normalization
     lines += figure("sample_efficiency", "IQM of normalized scores over training (finished runs; the range "
                                          "every run reached), with 95% stratified bootstrap bands.")
     lines += figure("gamma", "the meta-learned discount γ (`train/gamma`) over training, one line per run.")
+    if "pbt_lineage" in figures:
+        lines += ["## Population-based training", "", "From `pbt/lineage.json`; the data behind both figures: "
+                  "`figures/pbt_lineage.csv` (exploits) and `figures/pbt_schedules.csv` (schedules).", ""]
+        lines += figure("pbt_lineage", PBT_CAPTIONS["pbt_lineage"]) + figure("pbt_schedules", PBT_CAPTIONS["pbt_schedules"])
     lines += ["## Statistics", "",
               "IQM: mean of the middle 50% of all run scores pooled over tasks. Median and mean: over per-task "
               "mean scores. Optimality gap: 1 − mean of min(score, 1) (lower is better). CIs: 95% percentile "
