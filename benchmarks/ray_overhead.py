@@ -3,7 +3,8 @@
 Both backends run the same grid (random-action agent on CartPole, short budgets) with the same number
 of runs at once; each is timed end to end as a user runs it (`harness run`, one process per
 invocation) and, separately, with the Ray cluster already up (``--address``), which is how a cluster
-is used. Prints runs/s and environment steps/s per backend and the ratio Ray/local.
+is used; and on that cluster with results streamed back to the driver (``HARNESS_RAY_RESULTS=stream``,
+as without a shared results directory). Prints runs/s and environment steps/s per backend and the ratio Ray/local.
 
     python benchmarks/ray_overhead.py [--runs 8] [--budget 5000] [--workers 2] [--repeats 2]
 """
@@ -61,13 +62,16 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
         base = [sys.executable, "-m", "harness.cli", "run", str(suite), "--algo", "random_agent", "--seeds",
                 str(args.runs), "--workers", str(args.workers), "--no-progress"]
-        times: dict[str, list[float]] = {"local": [], "ray (new local cluster)": [], "ray (running cluster)": []}
+        times: dict[str, list[float]] = {}
         with ray_head(num_cpus=args.workers) as address:
+            running = ["--backend", "ray", "--address", address]
             for repeat in range(args.repeats):  # interleaved, so background load hits all alike
-                for name, extra in (("local", []), ("ray (new local cluster)", ["--backend", "ray"]),
-                                    ("ray (running cluster)", ["--backend", "ray", "--address", address])):
-                    results = folder / f"results-{repeat}-{len(times[name])}-{name.split()[0]}{len(extra)}"
-                    times[name].append(timed([*base, *extra, "--results", str(results)], env))
+                for index, (name, extra, mode) in enumerate((
+                        ("local", [], "auto"), ("ray (new local cluster)", ["--backend", "ray"], "auto"),
+                        ("ray (running cluster)", running, "shared"), ("ray (running, streamed)", running, "stream"))):
+                    results = folder / f"results-{repeat}-{index}"
+                    times.setdefault(name, []).append(
+                        timed([*base, *extra, "--results", str(results)], {**env, "HARNESS_RAY_RESULTS": mode}))
         local = min(times["local"])
         steps = args.runs * args.budget
         print(f"grid: {args.runs} runs x {args.budget} steps, {args.workers} at once, best of {args.repeats}")
