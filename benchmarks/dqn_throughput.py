@@ -47,12 +47,12 @@ def harness_run(args: Args, num_envs: int, root: Path) -> tuple[float, float]:
     return steps / float(result.metrics["wall_time"].iloc[-1]), result.final_return
 
 
-def filled_cartpole_agent(algo: str, hyper: dict, seed: int = 0):
-    """An agent whose replay holds 5,000 CartPole transitions (random actions), learning switched off."""
+def filled_agent(algo: str, env_id: str, hyper: dict, seed: int = 0):
+    """An agent whose replay holds 5,000 transitions of random play, learning switched off."""
     algorithm = get_algorithm(algo)
     config = algorithm.resolve_config({**hyper, "learning_starts": 10**9})
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    agent = algorithm.make_agent(EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 1),
+    envs = make_task(env_id).env.make_vector(1, seed)
+    agent = algorithm.make_agent(EnvSpec(env_id, envs.single_observation_space, envs.single_action_space, 1),
                                  config, seed, None)
     obs, _ = envs.reset(seed=seed)
     for _ in range(5_000):
@@ -61,16 +61,22 @@ def filled_cartpole_agent(algo: str, hyper: dict, seed: int = 0):
         real = np.stack([info["final_obs"][0]]) if terminated[0] or truncated[0] else next_obs
         agent.observe(Transition(obs, action, reward, real, terminated, truncated))
         obs = next_obs
+    envs.close()
     return agent
 
 
-def per_call_ms(fn, calls: int) -> float:
+def per_call_ms(fn, calls: int, clock=time.perf_counter) -> float:
     for _ in range(20):
         fn()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(calls):
         fn()
-    return 1000 * (time.perf_counter() - start) / calls
+    return 1000 * (clock() - start) / calls
+
+
+def cpu_ms(fn, calls: int) -> float:
+    """CPU milliseconds per call: less sensitive than wall time to other processes' load."""
+    return per_call_ms(fn, calls, time.process_time)
 
 
 def plain_update_ms(args: Args, calls: int) -> float:
@@ -139,15 +145,21 @@ def main() -> None:
           f"{100 * update_share:.0f}% of the plain loop's time; a loop that made everything else free would reach "
           f"{1 / update_share:.2f}x")
 
-    hyper = {"preset": "classic"}
-    dqn_agent, rainbow_agent = filled_cartpole_agent("dqn", hyper), filled_cartpole_agent("rainbow", hyper)
-    dqn_ms, rainbow_ms = [], []
-    for _ in range(3):  # interleaved
-        dqn_ms.append(per_call_ms(dqn_agent.learn, args.updates))
-        rainbow_ms.append(per_call_ms(rainbow_agent.learn, args.updates))
-    print(f"per update (classic preset, batch 64): dqn {med(dqn_ms):.3f} ms, rainbow {med(rainbow_ms):.3f} ms, "
-          f"rainbow / dqn = {med([r / d for r, d in zip(rainbow_ms, dqn_ms)]):.2f}x (target <= 2x)")
-
+    for env_id, preset, calls in (("CartPole-v1", "classic", args.updates), ("MinAtar/Breakout-v1", "minatar", args.updates // 4)):
+        dqn_agent = filled_agent("dqn", env_id, {"preset": preset})
+        rainbow_agent = filled_agent("rainbow", env_id, {"preset": preset})
+        dqn_ms, rainbow_ms = [], []
+        for _ in range(3):  # interleaved
+            dqn_ms.append(cpu_ms(dqn_agent.learn, calls))
+            rainbow_ms.append(cpu_ms(rainbow_agent.learn, calls))
+        replay, cfg = rainbow_agent.replay, rainbow_agent.cfg
+        batch = replay.sample(cfg.batch_size, rainbow_agent.np_rng, cfg.gamma, 0.5)
+        replay_ms = cpu_ms(lambda: replay.sample(cfg.batch_size, rainbow_agent.np_rng, cfg.gamma, 0.5), calls)
+        replay_ms += cpu_ms(lambda: replay.update_priorities(batch.index, np.abs(batch.reward) + 0.1), calls)
+        print(f"per update, CPU time ({env_id}, {preset} preset, batch {cfg.batch_size}): dqn {med(dqn_ms):.3f} ms, "
+              f"rainbow {med(rainbow_ms):.3f} ms, rainbow / dqn = "
+              f"{med([r / d for r, d in zip(rainbow_ms, dqn_ms)]):.2f}x (target <= 2x); prioritized n-step replay "
+              f"(sample + priority update) {replay_ms:.3f} ms = {100 * replay_ms / med(rainbow_ms):.0f}% of rainbow's update")
 
 if __name__ == "__main__":
     main()

@@ -134,12 +134,7 @@ class ValueAgent(Agent):
         if kind == "iqn":
             taus = self.act_taus.expand(obs.shape[0], -1) if taus is None else taus
             return net(obs, taus).mean(dim=1)[..., 0]
-        out = net(obs)
-        if kind == "scalar":
-            return out[..., 0]
-        if kind == "c51":
-            return (out.softmax(dim=-1) * self.support).sum(dim=-1)
-        return out.mean(dim=-1)
+        return self._expected_q(net(obs))
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         n = obs.shape[0]
@@ -193,8 +188,12 @@ class ValueAgent(Agent):
         obs, next_obs = self._tensor(batch.obs), self._tensor(batch.next_obs)
         action = self._tensor(batch.action)
         reward, discount = self._tensor(batch.reward), self._tensor(batch.discount)
-        loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss, "iqn": self._iqn_loss}
-        per_sample = loss_fn[cfg.distribution](obs, action, reward, next_obs, discount)
+        if cfg.distribution == "iqn":  # its passes sample their own τ
+            per_sample = self._iqn_loss(obs, action, reward, next_obs, discount)
+        else:
+            online, online_next = self._online_outputs(obs, next_obs)
+            loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss}
+            per_sample = loss_fn[cfg.distribution](online, online_next, action, reward, next_obs, discount)
         loss = (per_sample * self._tensor(batch.weights)).mean() if self.replay.prioritized else per_sample.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -206,36 +205,52 @@ class ValueAgent(Agent):
         self.updates += 1
         return {"loss": loss.item()}
 
-    def _greedy_next(self, next_obs: torch.Tensor, target_q: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+    def _online_outputs(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The online network on s (with gradient) and, for double Q-learning, on s' (without): one
+        forward pass over both batches, since on a CPU small passes cost mostly per-call overhead."""
+        if not self.cfg.double:
+            return self.online(obs), None
+        both = self.online(torch.cat([obs, next_obs]))
+        return both[:obs.shape[0]], both[obs.shape[0]:].detach()
+
+    def _expected_q(self, out: torch.Tensor) -> torch.Tensor:
+        """Expected Q per action, (B, A), from a head's output (scalar, C51 logits or quantiles)."""
+        if self.cfg.distribution == "c51":
+            return (out.softmax(dim=-1) * self.support).sum(dim=-1)
+        if self.cfg.distribution == "scalar":
+            return out[..., 0]
+        return out.mean(dim=-1)  # the quantiles' mean
+
+    def _greedy_next(self, online_next: torch.Tensor | None, target_q: torch.Tensor) -> torch.Tensor:
         """a* = argmax Q(s'): the online network picks it for double Q-learning, else the target."""
-        if self.cfg.double:
-            return self.q_values(self.online, next_obs, taus).argmax(dim=1)
+        if online_next is not None:
+            return self._expected_q(online_next).argmax(dim=1)
         return target_q.argmax(dim=1)
 
-    def _scalar_loss(self, obs, action, reward, next_obs, discount) -> torch.Tensor:
+    def _scalar_loss(self, online, online_next, action, reward, next_obs, discount) -> torch.Tensor:
         with torch.no_grad():
             next_q = self.target(next_obs)[..., 0]
-            best = self._greedy_next(next_obs, next_q)
+            best = self._greedy_next(online_next, next_q)
             target = reward + discount * next_q.gather(1, best.unsqueeze(1)).squeeze(1)
-        q = self.online(obs)[..., 0].gather(1, action.unsqueeze(1)).squeeze(1)
+        q = online[..., 0].gather(1, action.unsqueeze(1)).squeeze(1)
         return td_loss(q, target, self.cfg.loss)
 
-    def _c51_loss(self, obs, action, reward, next_obs, discount) -> torch.Tensor:
-        rows = torch.arange(obs.shape[0], device=self.device)
+    def _c51_loss(self, online, online_next, action, reward, next_obs, discount) -> torch.Tensor:
+        rows = torch.arange(online.shape[0], device=self.device)
         with torch.no_grad():
             next_probs = self.target(next_obs).softmax(dim=-1)
-            best = self._greedy_next(next_obs, (next_probs * self.support).sum(dim=-1))
+            best = self._greedy_next(online_next, (next_probs * self.support).sum(dim=-1))  # E[Z(s', a)]
             target = categorical_projection(next_probs[rows, best], reward, discount, self.support)
-        log_probs = self.online(obs)[rows, action].log_softmax(dim=-1)
+        log_probs = online[rows, action].log_softmax(dim=-1)
         return -(target * log_probs).sum(dim=-1)
 
-    def _qr_loss(self, obs, action, reward, next_obs, discount) -> torch.Tensor:
-        rows = torch.arange(obs.shape[0], device=self.device)
+    def _qr_loss(self, online, online_next, action, reward, next_obs, discount) -> torch.Tensor:
+        rows = torch.arange(online.shape[0], device=self.device)
         with torch.no_grad():
             next_quantiles = self.target(next_obs)
-            best = self._greedy_next(next_obs, next_quantiles.mean(dim=-1))
+            best = self._greedy_next(online_next, next_quantiles.mean(dim=-1))
             target = reward.unsqueeze(1) + discount.unsqueeze(1) * next_quantiles[rows, best]
-        quantiles = self.online(obs)[rows, action]
+        quantiles = online[rows, action]
         return quantile_huber_loss(quantiles, self.qr_taus, target, self.cfg.kappa)
 
     def _iqn_loss(self, obs, action, reward, next_obs, discount) -> torch.Tensor:
@@ -244,7 +259,8 @@ class ValueAgent(Agent):
         with torch.no_grad():
             select_taus = torch.rand(batch, cfg.iqn_act_samples, generator=self.torch_rng, device=self.device)
             target_taus = torch.rand(batch, cfg.iqn_target_samples, generator=self.torch_rng, device=self.device)
-            best = self._greedy_next(next_obs, self.q_values(self.target, next_obs, select_taus), select_taus)
+            selector = self.online if cfg.double else self.target  # double: the online net picks a*
+            best = self.q_values(selector, next_obs, select_taus).argmax(dim=1)
             next_samples = self.target(next_obs, target_taus)[..., 0]  # (B, N', A)
             target = reward.unsqueeze(1) + discount.unsqueeze(1) * next_samples[rows, :, best]
         taus = torch.rand(batch, cfg.iqn_tau_samples, generator=self.torch_rng, device=self.device)

@@ -91,8 +91,17 @@ class QNetwork(nn.Module):
         return dueling_combine(self.value(x).view(*lead, 1, self.atoms), advantage)
 
     def reset_noise(self, generator: torch.Generator | None) -> None:
-        for layer in self.noisy_layers:
-            layer.reset_noise(generator)
+        """Fresh factorized noise for every noisy layer, drawn in one call (one op per layer is the
+        cost that matters for small networks)."""
+        if not self.noisy_layers:
+            return
+        sizes = [n for layer in self.noisy_layers for n in (layer.in_features, layer.out_features)]
+        device = self.noisy_layers[0].eps_in.device
+        with torch.no_grad():
+            noise = NoisyLinear._f(torch.randn(sum(sizes), generator=generator, device=device)).split(sizes)
+            for i, layer in enumerate(self.noisy_layers):
+                layer.eps_in.copy_(noise[2 * i])
+                layer.eps_out.copy_(noise[2 * i + 1])
 
     def set_noisy(self, noisy: bool) -> None:
         for layer in self.noisy_layers:

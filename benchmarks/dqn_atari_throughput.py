@@ -1,0 +1,82 @@
+"""Atari DQN throughput during the learning phase: the harness against a plain CleanRL-style loop
+(benchmarks/plain_dqn_atari.py), Breakout, Nature settings (one update of batch 32 per 4 steps), in
+one run.
+
+Both sides warm up for ``--learning-starts`` steps, then learn for ``--learning-steps``; the rate
+printed is over the learning phase alone (the harness's recorded ``wall_time``, which excludes
+evaluation, between its evaluation points at the two boundaries). The harness runs with 1
+environment and with ``--num-envs`` (ale-py's native vector env) at the same replay ratio.
+Repeats are interleaved; medians of per-repeat ratios are printed.
+
+    python benchmarks/dqn_atari_throughput.py [--learning-steps 4000] [--repeats 2] [--num-envs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: plain_dqn_atari.py sits beside it
+from plain_dqn_atari import Args, train as plain_train  # noqa: E402
+
+from harness.run import train  # noqa: E402
+from harness.suite import make_task  # noqa: E402
+
+
+def harness_hyper(args: Args) -> dict:
+    """``plain_dqn_atari.Args`` in the harness's ``dqn`` vocabulary."""
+    return {"preset": "nature", "lr": args.learning_rate, "adam_eps": 1e-8, "buffer_size": args.buffer_size,
+            "batch_size": args.batch_size, "train_every": args.train_frequency,
+            "target_update_every": args.target_network_frequency, "eps_end": args.end_e,
+            "eps_decay_steps": int(args.exploration_fraction * 10_000_000), "learning_starts": args.learning_starts,
+            "loss": "huber", "max_grad_norm": 0.0}
+
+
+def harness_learning_sps(args: Args, num_envs: int, root: Path) -> float:
+    steps = args.total_timesteps
+    task = make_task(args.env_id, env_options={"protocol": "nature2015"}, budget=steps, num_envs=num_envs,
+                     checkpoint_every=steps,
+                     # a random evaluation policy keeps the (excluded) evaluations short
+                     eval={"every": args.learning_starts, "episodes": 1, "num_envs": 1, "epsilon": 1.0},
+                     hyper={"dqn": harness_hyper(args)})
+    result = train("dqn", task, seed=args.seed, root=root, study=f"atari-{time.monotonic_ns()}")
+    rows = result.metrics[result.metrics["env_steps"] >= args.learning_starts]  # vector steps overshoot a little
+    first, last = rows.iloc[0], rows.iloc[-1]
+    return float((last["env_steps"] - first["env_steps"]) / (last["wall_time"] - first["wall_time"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learning-starts", type=int, default=1_000)
+    parser.add_argument("--learning-steps", type=int, default=4_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--buffer-size", type=int, default=100_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    vec = f"harness, {args.num_envs} envs"
+    sps: dict[str, list[float]] = {"plain": [], "harness, 1 env": [], vec: []}
+    with tempfile.TemporaryDirectory() as root:
+        for seed in range(1, args.repeats + 1):
+            run = Args(seed=seed, total_timesteps=args.learning_starts + args.learning_steps,
+                       learning_starts=args.learning_starts, buffer_size=args.buffer_size)
+            sps["plain"].append(plain_train(run)["learning_sps"])
+            sps["harness, 1 env"].append(harness_learning_sps(run, 1, Path(root)))
+            sps[vec].append(harness_learning_sps(run, args.num_envs, Path(root)))
+            print(f"repeat {seed}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in sps.items()) + " steps/s", flush=True)
+    med = statistics.median
+    print(f"\nALE/Breakout-v5 DQN, Nature settings, learning phase ({args.learning_steps:,} steps after "
+          f"{args.learning_starts:,}), {args.repeats} repeats, {torch.get_num_threads()} torch thread:")
+    for name, values in sps.items():
+        ratio = med([v / p for v, p in zip(values, sps["plain"])])
+        print(f"  {name:18} {med(values):8.1f} steps/s   {ratio:.2f}x plain (target >= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
