@@ -69,7 +69,7 @@ def test_runs_of_a_lost_worker_node_resume_from_their_checkpoint_elsewhere(tmp_p
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp,
                                                             "include_dashboard": False})
     try:
-        worker = cluster.add_node(num_cpus=1)
+        worker = cluster.add_node(num_cpus=1, temp_dir=temp)
         driver = subprocess.Popen(
             [sys.executable, "-m", "harness.cli", *common, "--study", "lost", "--backend", "ray",
              "--address", cluster.address], cwd=REPO, env={**env, "HARNESS_RAY_RESULTS": "stream"},

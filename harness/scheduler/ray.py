@@ -102,7 +102,7 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
 
     progress = (lambda info: sink.put.remote(info)) if sink is not None else None
     if store is not None and not (marker and (Path(root) / marker).exists()):
-        return execute_streamed(planned.spec, store, progress=progress)
+        return execute_streamed(planned.spec, store, root, progress=progress)
     return execute_recording_failure(planned.spec, Path(root), progress=progress)
 
 

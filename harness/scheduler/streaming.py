@@ -10,6 +10,8 @@ is killed, resumes from it on any node, which first pulls the run's files back f
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import shutil
 import tempfile
 import traceback
@@ -88,14 +90,21 @@ def _signature(path: Path) -> tuple[int, int]:
     return stat.st_mtime_ns, stat.st_size
 
 
-def execute_streamed(spec: Any, store: Any, progress: Any = None) -> str:
-    """``harness.run.execute_recording_failure`` for a worker without the results directory."""
+def local_folder(root: str) -> Path:
+    """Where a worker trains runs of the driver's results tree ``root``: the same folder for a run each
+    time, so a resumed run clears what a killed attempt on this node left behind."""
+    return Path(tempfile.gettempdir()) / f"harness-stream-{hashlib.sha256(root.encode()).hexdigest()[:12]}"
+
+
+def execute_streamed(spec: Any, store: Any, root: str, progress: Any = None) -> str:
+    """``harness.run.execute_recording_failure`` for a worker without the results directory ``root``."""
     from harness.run import Runner
 
-    local = Path(tempfile.mkdtemp(prefix="harness-run-"))
+    local = local_folder(root)
     runner = None
     try:
         runner = Runner(spec, local, progress=progress)
+        shutil.rmtree(runner.dir.path, ignore_errors=True)  # a run never runs twice at once: stale
         runner.dir = StreamedRunDir(runner.dir.path, store, runner.dir.path.relative_to(local).as_posix())
         runner.dir.pull()
         runner.execute()
@@ -108,4 +117,8 @@ def execute_streamed(spec: Any, store: Any, progress: Any = None) -> str:
             raise
         return "failed"
     finally:
-        shutil.rmtree(local, ignore_errors=True)
+        if runner is not None:
+            shutil.rmtree(runner.dir.path, ignore_errors=True)
+            for folder in (runner.dir.path.parent, local):  # empty now unless other runs train here
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
