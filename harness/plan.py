@@ -26,7 +26,7 @@ def task_spec(task: Task) -> EnvSpec:
     envs = task.env.make_vector(1, 0, evaluation=False)
     try:
         return EnvSpec(task.id, envs.single_observation_space, envs.single_action_space, task.num_envs,
-                       task.env.frames_per_step())
+                       task.env.frames_per_step(), env=task.env)
     finally:
         envs.close()
 

@@ -67,6 +67,9 @@ class EnvSpec:
     action_space: Any
     num_envs: int
     frames_per_step: int = 1
+    # the task's buildable environment (harness.envs.EnvRef: id, family, env_options), for agents
+    # that build their own copies (impala's actors); None where a caller does not give one
+    env: Any = None
 
     @property
     def observation_kind(self) -> str:

@@ -284,7 +284,7 @@ class Runner:
             envs = task.env.make_vector(task.num_envs, seed, evaluation=False)
         eval_envs = task.env.make_vector(min(task.eval.num_envs, task.eval.episodes), seed + 10_000, evaluation=True)
         spec = EnvSpec(task.id, envs.single_observation_space, envs.single_action_space, envs.num_envs,
-                       task.env.frames_per_step())
+                       task.env.frames_per_step(), env=task.env)
         reason = self.algo.unsupported_reason(spec)
         if reason:
             raise RuntimeError(reason)
@@ -462,11 +462,16 @@ def train(algorithm: str, task: Task, seed: int = 0, *, root: Path | str = "resu
     return Runner(spec, Path(root), progress=progress).execute()
 
 
-def execute_recording_failure(spec: RunSpec, root: Path, progress: ProgressCallback | None = None) -> str:
-    """Execute a run; on any exception record it as failed with its traceback. Returns the final state."""
+def execute_recording_failure(spec: RunSpec, root: Path, progress: ProgressCallback | None = None,
+                              prepare: Callable[[Runner], None] | None = None) -> str:
+    """Execute a run; on any exception record it as failed with its traceback. Returns the final state.
+
+    ``prepare`` adjusts the runner before it starts (a streaming worker swaps in its run directory)."""
     runner = None
     try:
         runner = Runner(spec, root, progress=progress)
+        if prepare is not None:
+            prepare(runner)
         runner.execute()
         return "done"
     except BaseException as err:

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from harness.envs import EnvRef, infer_family
 from harness.plugin import Algorithm, EnvSpec
 from plugins.actor_critic.a2c import A2CAgent, A2CConfig, SEARCH_SPACE
 from plugins.actor_critic.actors import ActorPool, ActorSetup
@@ -37,10 +38,10 @@ class ImpalaConfig(A2CConfig):
     num_actors: int = 2
     envs_per_actor: int = 4
     max_actor_trajectories: int = 4  # actor trajectories per learner update, at most
-    queue_slots: int = 16
+    queue_slots: int = 0  # trajectory slots; 0: max_actor_trajectories + num_actors (see queue_size)
     rho_bar: float = 1.0
     c_bar: float = 1.0
-    actor_env: str = ""  # the environment id the actors build; default: the task id
+    actor_env: str = ""  # another environment id (default options) for the actors; default: the task's environment
 
 
 class ImpalaAgent(A2CAgent):
@@ -55,14 +56,30 @@ class ImpalaAgent(A2CAgent):
         c = self.config
         return LossWeights(c.value_cost, c.entropy_cost, c.rho_bar, c.c_bar)
 
+    def actor_env(self) -> EnvRef:
+        """The environment the actors build: the learner's task, env options and protocol included."""
+        c = self.config
+        if c.actor_env:
+            return EnvRef(infer_family(c.actor_env), c.actor_env)
+        if self.spec.env is not None:
+            return self.spec.env
+        return EnvRef(infer_family(self.spec.task), self.spec.task)  # a hand-made spec: the id is all there is
+
+    def queue_size(self) -> int:
+        """Slots bound the policy lag: actors run ahead of the learner only until the slots are full,
+        and full slots wait (slots / max_actor_trajectories) updates. One update's worth ready plus one
+        in progress per actor keeps every actor busy while the lag stays about one update."""
+        c = self.config
+        return c.queue_slots or c.max_actor_trajectories + c.num_actors
+
     def start_actors(self) -> None:
         c = self.config
-        setup = ActorSetup(env_id=c.actor_env or self.spec.task, observation_space=self.spec.observation_space,
+        setup = ActorSetup(env=self.actor_env(), observation_space=self.spec.observation_space,
                            num_actions=self.num_actions,
                            network={"hidden": c.hidden, "lstm_size": c.lstm_size,
                                     "popart_tasks": 1 if c.popart else 0, "popart_beta": c.popart_beta},
                            rollout_length=c.rollout_length, num_envs=c.envs_per_actor)
-        self.pool = ActorPool(setup, c.num_actors, c.queue_slots, self.seed, self.net)
+        self.pool = ActorPool(setup, c.num_actors, self.queue_size(), self.seed, self.net)
         self.pool.publish(self.net, self.updates)
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
