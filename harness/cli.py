@@ -88,6 +88,8 @@ def run_command(
     threads: int = typer.Option(1, help="torch threads per run process."),
     backend: str = typer.Option("local", help="Scheduler backend: local or ray."),
     address: str = typer.Option("", help="Ray cluster address (with --backend ray), e.g. auto."),
+    results_transfer: str = typer.Option("", help="With --backend ray: auto, shared or stream (default: "
+                                         "$HARNESS_RAY_RESULTS, else auto: stream where a node lacks the folder)."),
     redo_corrupt: bool = typer.Option(False, help="Discard runs whose checkpoint or metrics are corrupted, and redo them."),
     progress: bool = typer.Option(True, help="Show the live progress display."),
 ) -> None:
@@ -100,7 +102,8 @@ def run_command(
     plan = build_plan(loaded, split(algo), parse_seeds(seeds, seed_list), study_name,
                       hyper=parse_assignments(set_), tasks=split(tasks) or None, budget=budget, precision=precision)
     scheduler = make_scheduler(backend, workers=workers, gpus=split(gpus), runs_per_gpu=runs_per_gpu,
-                               threads=threads, progress=progress, redo_corrupt=redo_corrupt, address=address)
+                               threads=threads, progress=progress, redo_corrupt=redo_corrupt, address=address,
+                               results_transfer=results_transfer)
     console.print(f"study [bold]{study_name}[/]: {len(plan)} runs in {results / study_name}")
     summary = scheduler.run(plan, results)
     console.print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, "
@@ -113,7 +116,7 @@ def run_command(
 
 
 def make_scheduler(backend: str, *, workers: int, gpus: list[str], runs_per_gpu: int, threads: int,
-                   progress: bool, redo_corrupt: bool, address: str) -> Any:
+                   progress: bool, redo_corrupt: bool, address: str, results_transfer: str = "") -> Any:
     if backend == "local":
         from harness.scheduler.local import LocalScheduler
 
@@ -125,7 +128,8 @@ def make_scheduler(backend: str, *, workers: int, gpus: list[str], runs_per_gpu:
         except ImportError as err:
             raise UserError(f"--backend ray needs Ray: pip install 'rl-harness[ray]' ({err})") from None
         return RayScheduler(workers=workers, gpus=gpus, runs_per_gpu=runs_per_gpu, threads=threads,
-                            show_progress=progress, redo_corrupt=redo_corrupt, address=address or None)
+                            show_progress=progress, redo_corrupt=redo_corrupt, address=address or None,
+                            results=results_transfer or None)
     raise UserError(f"--backend {backend!r}: allowed: local, ray")
 
 

@@ -92,3 +92,11 @@ def test_streamed_results_match_shared_storage_and_resume_after_a_kill(cluster, 
     for run_id, frame in after.items():
         assert list(frame["env_steps"]) == [4000, 8000, 12000]
         pd.testing.assert_frame_equal(frame, reference[run_id])
+
+
+def test_unknown_results_transfer_is_a_clean_user_error(tmp_path):
+    result = harness_cli("run", "suites/quickstart.toml", "--algo", "dqn", "--backend", "ray", "--results-transfer", "ftp",
+                         "--results", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'ftp'" in result.stderr and "auto, shared, stream" in result.stderr
+    assert not any(tmp_path.iterdir())  # refused before anything was written

@@ -131,7 +131,7 @@ class RayScheduler:
         self.max_retries = max_retries
         self.results = results or os.environ.get("HARNESS_RAY_RESULTS", "auto")
         if self.results not in MODES:
-            raise UserError(f"HARNESS_RAY_RESULTS={self.results!r}: allowed: {', '.join(MODES)}")
+            raise UserError(f"--results-transfer / HARNESS_RAY_RESULTS {self.results!r}: allowed: {', '.join(MODES)}")
 
     # ------------------------------------------------------------------------------ the cluster
     def connect(self) -> bool:

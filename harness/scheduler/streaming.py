@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,27 +97,22 @@ def local_folder(root: str) -> Path:
 
 def execute_streamed(spec: Any, store: Any, root: str, progress: Any = None) -> str:
     """``harness.run.execute_recording_failure`` for a worker without the results directory ``root``."""
-    from harness.run import Runner
+    from harness.run import Runner, execute_recording_failure
 
     local = local_folder(root)
-    runner = None
-    try:
-        runner = Runner(spec, local, progress=progress)
+    used: list[Path] = []
+
+    def stream(runner: Runner) -> None:
         shutil.rmtree(runner.dir.path, ignore_errors=True)  # a run never runs twice at once: stale
         runner.dir = StreamedRunDir(runner.dir.path, store, runner.dir.path.relative_to(local).as_posix())
+        used.append(runner.dir.path)
         runner.dir.pull()
-        runner.execute()
-        return "done"
-    except BaseException as err:
-        if runner is not None:
-            runner.dir.path.mkdir(parents=True, exist_ok=True)
-            runner.dir.write_status("failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        return "failed"
+
+    try:
+        return execute_recording_failure(spec, local, progress, prepare=stream)
     finally:
-        if runner is not None:
-            shutil.rmtree(runner.dir.path, ignore_errors=True)
-            for folder in (runner.dir.path.parent, local):  # empty now unless other runs train here
+        for path in used:
+            shutil.rmtree(path, ignore_errors=True)
+            for folder in (path.parent, local):  # empty now unless other runs train here
                 with contextlib.suppress(OSError):
                     folder.rmdir()
