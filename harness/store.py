@@ -17,7 +17,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from harness.errors import UserError
 
@@ -124,14 +124,16 @@ class RunDir:
         if not self.status_path.exists():
             return {"state": "pending"}
         status = read_json(self.status_path)
-        if status.get("state") == "running" and not _process_alive(status.get("host"), status.get("pid")):
+        if status.get("state") == "running" and not _process_alive(status.get("host"), status.get("pid"),
+                                                                   status.get("owner")):
             status = {**status, "state": "interrupted"}
         return status
 
     def write_status(self, state: str, **extra: Any) -> None:
         assert state in STATES, state
+        owner = {"owner": os.environ[OWNER_VARIABLE]} if os.environ.get(OWNER_VARIABLE) else {}
         atomic_write_json(self.status_path, {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
-                                             "updated": time.time(), **extra})
+                                             "updated": time.time(), **owner, **extra})
 
     # metrics --------------------------------------------------------------------------------
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
@@ -201,11 +203,24 @@ class RunDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _process_alive(host: str | None, pid: int | None) -> bool:
+# A run's status names what runs it: its process on its host and, where an engine manages it, an
+# owner ("KIND:ID", from this environment variable) whose liveness that engine can tell from anywhere.
+OWNER_VARIABLE = "HARNESS_RUN_OWNER"
+OWNER_CHECKS: dict[str, Callable[[str], bool | None]] = {}  # KIND -> alive(ID), None when it cannot tell
+
+
+def register_owner_check(kind: str, alive: Callable[[str], bool | None]) -> None:
+    """E.g. the Ray scheduler, once connected, tells whether the Ray job that ran a run still lives."""
+    OWNER_CHECKS[kind] = alive
+
+
+def _process_alive(host: str | None, pid: int | None, owner: str | None = None) -> bool:
     if pid is None or host is None:
         return False
-    if host != socket.gethostname():
-        return True  # a run on another host (a Ray node): trust its word
+    if host != socket.gethostname():  # a run on another host (a Ray node)
+        kind, _, ident = (owner or "").partition(":")
+        verdict = OWNER_CHECKS[kind](ident) if kind in OWNER_CHECKS else None
+        return True if verdict is None else verdict  # trust its word where nothing can tell
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

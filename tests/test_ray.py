@@ -186,3 +186,56 @@ def test_ray_resume_after_sigkill_matches_uninterrupted_local_run(cluster, tmp_p
     for run_id, frame in after.items():
         assert list(frame["env_steps"]) == [10000, 20000, 30000]
         pd.testing.assert_frame_equal(frame, reference[run_id])
+
+
+OWNED_SUITE = """
+[suite]
+name = "owned"
+[defaults]
+budget = 2000
+checkpoint_every = 1000
+eval = { every = 1000, episodes = 2, num_envs = 2 }
+[[tasks]]
+id = "CartPole-v1"
+"""
+
+
+def ray_driver(address: str, stay: bool) -> tuple[subprocess.Popen, str]:
+    """A real Ray driver (job) on the cluster; returns it and its job id. ``stay``: it keeps living."""
+    code = ("import ray, sys, time; ray.init(address=sys.argv[1], include_dashboard=False, logging_level='ERROR'); "
+            "print(ray.get_runtime_context().get_job_id(), flush=True); time.sleep(600 if sys.argv[2] == '1' else 0)")
+    driver = subprocess.Popen([sys.executable, "-c", code, address, "1" if stay else "0"], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    return driver, driver.stdout.readline().strip()
+
+
+def test_runs_left_running_by_a_dead_driver_on_another_node_resume(cluster, tmp_path):
+    """Shared storage, a multi-machine cluster: a run says "running" on another host (no pid to check
+    from here). It resumes when the Ray job that ran it is dead, and stays "running elsewhere" while
+    that job lives."""
+    suite = tmp_path / "owned.toml"
+    suite.write_text(OWNED_SUITE)
+    results = tmp_path / "results"
+    ray_args = ("--backend", "ray", "--address", cluster, "--results", str(results), "--no-progress",
+                "--results-transfer", "shared")
+    first = harness("run", str(suite), "--algo", "dqn", "--seeds", "2", *ray_args)
+    assert first.returncode == 0 and "done 2" in first.stdout, first.stdout + first.stderr
+    dead, dead_job = ray_driver(cluster, stay=False)
+    dead.wait(timeout=120)
+    alive, alive_job = ray_driver(cluster, stay=True)
+    try:
+        statuses = sorted((results / "owned").glob("*/status.json"))
+        for path, job in zip(statuses, (dead_job, alive_job)):  # as if killed on "node-b" after its last checkpoint
+            status = json.loads(path.read_text())
+            path.write_text(json.dumps({**status, "state": "running", "host": "node-b", "pid": 1,
+                                        "owner": f"ray-job:{job}"}))
+        second = harness("run", str(suite), "--algo", "dqn", "--seeds", "2", *ray_args)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "done 1" in second.stdout and "running elsewhere 1" in second.stdout, second.stdout
+        resumed = json.loads(statuses[0].read_text())
+        assert resumed["state"] == "done" and resumed["resumed_from"] == 2000 and resumed["step"] == 2000
+        assert resumed["owner"].startswith("ray-job:") and resumed["owner"] != f"ray-job:{dead_job}"
+        assert json.loads(statuses[1].read_text())["owner"] == f"ray-job:{alive_job}"
+    finally:
+        os.killpg(alive.pid, signal.SIGKILL)
+        alive.wait()

@@ -38,7 +38,9 @@ from harness.errors import UserError
 from harness.plan import PlannedRun
 from harness.scheduler.common import GridSummary, prepare
 from harness.scheduler.streaming import MODES, execute_streamed, start_store
-from harness.store import Study
+from harness.store import OWNER_VARIABLE, Study, register_owner_check
+
+OWNER_KIND = "ray-job"  # a run's status owner: the Ray job (driver) whose task runs it
 
 # Environment variables a driver forwards to its tasks (plugins on PYTHONPATH, harness switches).
 FORWARDED_PREFIXES = ("HARNESS_",)
@@ -92,7 +94,8 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
     # SystemExit: that run is interrupted, not failed. Vanish as under SIGKILL; the next invocation
     # resumes it from its last (atomically written) checkpoint.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
-    os.environ.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    os.environ.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                       OWNER_VARIABLE: f"{OWNER_KIND}:{ray.get_runtime_context().get_job_id()}"})
     if expect_cuda:
         os.environ["HARNESS_EXPECT_DEVICE"] = "cuda"
     import torch
@@ -104,6 +107,18 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
     if store is not None and not (marker and (Path(root) / marker).exists()):
         return execute_streamed(planned.spec, store, root, progress=progress)
     return execute_recording_failure(planned.spec, Path(root), progress=progress)
+
+
+def ray_job_alive(job_id: str) -> bool | None:
+    """Whether the Ray job (a driver) that ran a run is alive; None when this cluster never knew it.
+
+    A run's status says "running" until its process writes otherwise; killed with its driver, it
+    never does. Its host may be another node, where no pid can be checked, but the cluster's job
+    table knows whether that driver died (and with it the job's tasks)."""
+    for job in ray._private.state.jobs():  # the GCS job table (no public API reads a driver's state)
+        if job["JobID"] == job_id:
+            return not job["IsDead"]
+    return None
 
 
 execute_run = ray.remote(max_retries=0)(_execute_run)
@@ -153,10 +168,15 @@ class RayScheduler:
     def run(self, plan: Sequence[PlannedRun], root: Path) -> GridSummary:
         root = Path(root).resolve()
         summary, todo = prepare(plan, root, self.redo_corrupt)
-        if not todo:
+        if not todo and not summary.busy:
             return summary
         started = self.connect()
         try:
+            register_owner_check(OWNER_KIND, ray_job_alive)
+            if summary.busy:  # "running" on another node: only while the Ray job that ran it lives
+                summary, todo = prepare(plan, root, self.redo_corrupt)
+            if not todo:
+                return summary
             return self._run(plan, todo, root, summary)
         finally:
             if started:
