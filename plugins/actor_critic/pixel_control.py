@@ -26,14 +26,19 @@ def pixel_change_rewards(obs: torch.Tensor, next_obs: torch.Tensor, crop: int = 
 
 
 class PixelControlHead(nn.Module):
-    """LSTM output → 32×9×9 → deconvolutions (4×4, stride 2) to a 20×20 map: Q = V + A − mean A."""
+    """LSTM output → 32×9×9 → deconvolutions (4×4, stride 2) to a 20×20 map: Q = V + A − mean A.
+
+    Any grid size: an odd grid (e.g. 9×9 from 42×42 frames) needs one row of output padding, since
+    a 4×4 stride-2 deconvolution alone only makes even sizes.
+    """
 
     def __init__(self, in_dim: int, num_actions: int, grid: int = 20):
         super().__init__()
         self.base = (grid - 4) // 2 + 1  # the deconvolution maps base → grid
+        pad = (grid - 4) % 2
         self.fc = nn.Sequential(nn.Linear(in_dim, 32 * self.base * self.base), nn.ReLU())
-        self.value = nn.ConvTranspose2d(32, 1, 4, stride=2)
-        self.advantage = nn.ConvTranspose2d(32, num_actions, 4, stride=2)
+        self.value = nn.ConvTranspose2d(32, 1, 4, stride=2, output_padding=pad)
+        self.advantage = nn.ConvTranspose2d(32, num_actions, 4, stride=2, output_padding=pad)
 
     def forward(self, core: torch.Tensor) -> torch.Tensor:
         x = self.fc(core).view(-1, 32, self.base, self.base)

@@ -7,7 +7,8 @@ experience, sharing the torso and LSTM:
   half the samples are rewarding;
 - **value function replay** — extra n-step value regression on replayed sequences.
 
-Each is a switch. Replayed sequences are unrolled from a zero LSTM state, as in the paper; all
+Each is a switch. PopArt (``popart = true``) works as in a2c: sparse maze rewards make advantages
+tiny, and dividing them by the targets' scale keeps the entropy bonus from swamping the policy gradient. Replayed sequences are unrolled from a zero LSTM state, as in the paper; all
 auxiliary losses are added to the A2C loss of the same update.
 """
 
@@ -53,8 +54,6 @@ class UnrealAgent(A2CAgent):
     def __init__(self, spec: EnvSpec, config: UnrealConfig, seed: int, fabric: Any):
         if config.pixel_control and len(spec.observation_space.shape) != 3:
             raise PluginError("unreal: pixel control needs image observations; set pixel_control = false")
-        if config.popart:
-            raise PluginError("unreal: popart is a switch of a2c and impala, not of unreal")
         super().__init__(spec, config, seed, fabric)
         self.replay = SequenceReplay(max(config.replay_size // spec.num_envs, config.sequence_length + 1), spec.num_envs)
         self.replay_rng = np.random.default_rng(seed + 1)
@@ -114,10 +113,16 @@ class UnrealAgent(A2CAgent):
         return pixel_control_loss(q, seq["action"], rewards.view(L, B, *rewards.shape[1:]), ends, c.pixel_control_gamma)
 
     def value_replay_loss(self, seq: dict[str, torch.Tensor], core: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """n-step value regression on a replayed sequence; with PopArt on normalized targets and
+        outputs, like the A2C value loss (the update of the statistics stays with the A2C batch)."""
         _, values = self.net.heads(core)
         discounts = self.config.gamma * (~ends[:-1]).to(values.dtype)
         returns = n_step_returns(seq["reward"][:-1].to(values.dtype), discounts, values[-1].detach())
-        return 0.5 * (returns - values[:-1]).pow(2).mean()
+        popart = self.net.popart
+        if popart is None:
+            return 0.5 * (returns - values[:-1]).pow(2).mean()
+        task = torch.zeros(returns.shape, dtype=torch.long, device=returns.device)
+        return 0.5 * (popart.normalize(returns, task) - popart.normalized(core[:-1], task)).pow(2).mean()
 
     def reward_prediction_loss(self) -> torch.Tensor | None:
         """Frames t−2, t−1, t of one episode → sign of r_t, rewarding steps half of the samples."""
