@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import gymnasium as gym
 import numpy as np
@@ -98,29 +97,3 @@ def test_evaluation_uses_its_own_recurrent_state():
     agent.end_evaluation()
     after = agent.state_dict()
     assert torch.equal(before["acting"]["h"], after["acting"]["h"]) and len(after["rollout"]["steps"]) == 7
-
-
-def test_impala_actor_processes_deliver_off_policy_trajectories():
-    envs = vector_env("CartPole-v1", 2)
-    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 2)
-    agent = ac.impala.make_agent(spec, ac.impala.resolve_config({"num_actors": 2, "envs_per_actor": 2,
-                                                                  "rollout_length": 5}), 0, None)
-    obs, _ = envs.reset(seed=0)
-    agent.act(obs)  # starts the actors
-    processes = agent.pool.processes
-    try:
-        deadline, batches = 60.0, []
-        start = time.monotonic()
-        while len(batches) < 3 and time.monotonic() - start < deadline:
-            found, versions = agent.pool.collect(4)
-            batches += found
-            time.sleep(0.05)
-        assert len(batches) >= 3
-        b = batches[0]
-        assert b.obs.shape == (5, 2, 4) and b.reward.shape == (5, 2)
-        # behaviour log-probabilities are those of the actor's policy for the actions it took
-        assert (b.behaviour_log_prob < 0).all() and (b.behaviour_log_prob > np.log(1e-6)).all()
-        assert set(np.unique(b.action.numpy())) <= {0, 1}
-    finally:
-        agent.close()
-    assert not any(p.is_alive() for p in processes)
