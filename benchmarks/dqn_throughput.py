@@ -9,7 +9,8 @@
 4. Rainbow's per-update cost against DQN's, each timed on ``learn()`` with a filled buffer.
 
 Every configuration runs ``--seeds`` seeds, interleaved so that load from other processes hits all
-sides alike. Speeds are medians of per-seed ratios; final evaluation returns (10 episodes per seed)
+sides alike. Speeds (per wall-clock second, and per CPU-second, which other processes' load disturbs
+far less) are medians of per-seed ratios; final evaluation returns (10 episodes per seed)
 are means over seeds with 95% percentile-bootstrap CIs.
 
     python benchmarks/dqn_throughput.py [--steps 100000] [--seeds 5] [--num-envs 8]
@@ -38,13 +39,16 @@ from harness.run import train  # noqa: E402
 from harness.suite import make_task  # noqa: E402
 
 
-def harness_run(args: Args, num_envs: int, root: Path) -> tuple[float, float]:
-    """Training steps/s (evaluation excluded) and final evaluation return (10 episodes)."""
+def harness_run(args: Args, num_envs: int, root: Path) -> tuple[float, float, float]:
+    """Training steps/s (evaluation excluded), steps per CPU-second (the whole call: setup and the one
+    final evaluation add ~1%) and final evaluation return (10 episodes)."""
     steps = args.total_timesteps
     task = make_task(args.env_id, budget=steps, num_envs=num_envs, checkpoint_every=steps,
                      eval={"every": steps, "episodes": 10, "num_envs": 5}, hyper={"dqn": harness_hyper(args)})
+    cpu = time.process_time()
     result = train("dqn", task, seed=args.seed, root=root, study=f"throughput-{time.monotonic_ns()}")
-    return steps / float(result.metrics["wall_time"].iloc[-1]), result.final_return
+    cpu_sps = steps / (time.process_time() - cpu)
+    return steps / float(result.metrics["wall_time"].iloc[-1]), cpu_sps, result.final_return
 
 
 def filled_agent(algo: str, env_id: str, hyper: dict, seed: int = 0):
@@ -111,16 +115,19 @@ def main() -> None:
     torch.set_num_threads(1)
     vec = f"harness, {args.num_envs} envs"
     sps: dict[str, list[float]] = {"plain": [], "harness, 1 env": [], vec: []}
+    cpu_sps: dict[str, list[float]] = {name: [] for name in sps}
     returns: dict[str, list[float]] = {name: [] for name in sps}
     with tempfile.TemporaryDirectory() as root:
         for seed in range(1, args.seeds + 1):
             run_args = Args(total_timesteps=args.steps, seed=seed)
-            q_network, plain_sps = plain_train(run_args)
+            q_network, plain_sps, plain_cpu_sps = plain_train(run_args)
             sps["plain"].append(plain_sps)
+            cpu_sps["plain"].append(plain_cpu_sps)
             returns["plain"].append(evaluate(q_network, run_args.env_id, 10, 10_000 + seed, torch.device("cpu")))
             for name, num_envs in (("harness, 1 env", 1), (vec, args.num_envs)):
-                rate, final = harness_run(run_args, num_envs, Path(root))
+                rate, cpu_rate, final = harness_run(run_args, num_envs, Path(root))
                 sps[name].append(rate)
+                cpu_sps[name].append(cpu_rate)
                 returns[name].append(final)
             print(f"seed {seed}: " + ", ".join(f"{name} {values[-1]:,.0f} steps/s" for name, values in sps.items()),
                   flush=True)
@@ -128,11 +135,14 @@ def main() -> None:
     med = statistics.median
     rng = np.random.default_rng(0)
     print(f"\nCartPole-v1 DQN (CleanRL dqn.py settings), {args.steps:,} steps x {args.seeds} seeds")
-    print(f"{'':22} {'steps/s (median)':>17} {'vs plain (median ratio)':>24}   final eval return, mean [95% CI]")
+    print(f"{'':22} {'steps/s (median)':>17} {'vs plain':>9} {'steps/CPU-s':>12} {'vs plain':>9}   "
+          f"final eval return, mean [95% CI]")
     for name, values in sps.items():
         ratio = med([v / p for v, p in zip(values, sps["plain"])])
+        cpu_ratio = med([v / p for v, p in zip(cpu_sps[name], cpu_sps["plain"])])
         estimate = mean_ci(returns[name], 2_000, rng)
-        print(f"{name:22} {med(values):>17,.0f} {ratio:>23.2f}x   {estimate.value:6.1f} "
+        print(f"{name:22} {med(values):>17,.0f} {ratio:>8.2f}x {med(cpu_sps[name]):>12,.0f} {cpu_ratio:>8.2f}x   "
+              f"{estimate.value:6.1f} "
               f"[{estimate.low:.1f}, {estimate.high:.1f}]  ({', '.join(f'{r:.0f}' for r in returns[name])})")
     print("targets: >= 1.5x with 1 env, >= 4x vectorized")
 
