@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 
+from harness.envs.vector import SameStepVectorEnv
+
 
 def unknown(env_id: str, known: list[str], what: str) -> str:
     """A one-line refusal with the closest known ids."""
@@ -26,7 +28,7 @@ class GymFamily:
                     evaluation: bool) -> gym.vector.VectorEnv:
         # functools.partial (not a closure) keeps the vector env picklable: its state is checkpointed.
         make = functools.partial(gym.make, env_id, **dict(options))
-        envs = gym.vector.SyncVectorEnv([make] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        envs = SameStepVectorEnv([make] * num_envs)
         envs.action_space.seed(seed)
         return envs
 

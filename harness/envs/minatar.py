@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import gymnasium as gym
 import numpy as np
 
+from harness.envs.vector import SameStepVectorEnv
+
 GAMES = {"Asterix": "asterix", "Breakout": "breakout", "Freeway": "freeway", "Seaquest": "seaquest",
          "SpaceInvaders": "space_invaders"}
 VERSIONS = {"v0": False, "v1": True}  # version -> minimal action set
@@ -92,7 +94,7 @@ class MinAtarFamily:
         game, minimal = parse_id(env_id)
         # functools.partial keeps the vector env picklable: its state is checkpointed for exact resume.
         make = functools.partial(make_single, game, minimal, settings_of(options))
-        envs = gym.vector.SyncVectorEnv([make] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        envs = SameStepVectorEnv([make] * num_envs)
         envs.action_space.seed(seed)
         return envs
 
