@@ -7,9 +7,10 @@ experience, sharing the torso and LSTM:
   half the samples are rewarding;
 - **value function replay** — extra n-step value regression on replayed sequences.
 
-Each is a switch. PopArt (``popart = true``) works as in a2c: sparse maze rewards make advantages
-tiny, and dividing them by the targets' scale keeps the entropy bonus from swamping the policy gradient. Replayed sequences are unrolled from a zero LSTM state, as in the paper; all
-auxiliary losses are added to the A2C loss of the same update.
+Each is a switch. Replayed sequences are unrolled from a zero LSTM state, as in the paper; all
+auxiliary losses are added to the A2C loss of the same update. PopArt (``popart = true``) works as in
+a2c: sparse maze rewards make advantages tiny, and dividing them by the targets' scale keeps the
+entropy bonus from swamping the policy gradient.
 """
 
 from __future__ import annotations
