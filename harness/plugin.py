@@ -130,8 +130,9 @@ class Agent(ABC):
     def begin_evaluation(self, num_envs: int) -> None:
         """Evaluation on ``num_envs`` fresh environments starts; ``act(..., explore=False)`` follows."""
 
-    def evaluation_step(self, reward: np.ndarray, done: np.ndarray) -> None:
-        """After each evaluation step: its rewards, and which evaluation environments just ended an episode."""
+    def evaluation_step(self, action: np.ndarray, reward: np.ndarray, done: np.ndarray) -> None:
+        """After each evaluation step: the actions taken (an evaluation ε may have replaced the agent's
+        own), the rewards, and which evaluation environments just ended an episode."""
 
     def end_evaluation(self) -> None:
         """Evaluation is over; training acting resumes from the training state."""

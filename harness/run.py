@@ -231,7 +231,7 @@ def evaluate(agent: Agent, envs: Any, episodes: int, epsilon: float, seed: int) 
                     finished[i] += 1
             running_return[done] = 0.0
             running_length[done] = 0
-        agent.evaluation_step(reward, done)
+        agent.evaluation_step(action, reward, done)
     agent.end_evaluation()
     return np.asarray(returns), np.asarray(lengths)
 

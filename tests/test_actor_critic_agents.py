@@ -92,8 +92,24 @@ def test_evaluation_uses_its_own_recurrent_state():
     eval_obs, _ = eval_envs.reset(seed=1)
     agent.begin_evaluation(3)
     for _ in range(5):
-        eval_obs, reward, terminated, truncated, _ = eval_envs.step(agent.act(eval_obs, explore=False))
-        agent.evaluation_step(reward, terminated | truncated)
+        action = agent.act(eval_obs, explore=False)
+        eval_obs, reward, terminated, truncated, _ = eval_envs.step(action)
+        agent.evaluation_step(action, reward, terminated | truncated)
     agent.end_evaluation()
     after = agent.state_dict()
     assert torch.equal(before["acting"]["h"], after["acting"]["h"]) and len(after["rollout"]["steps"]) == 7
+
+
+def test_evaluation_feeds_the_action_taken_back_to_the_lstm():
+    """An evaluation ε replaces some of the agent's actions: its last-action input must be the one taken."""
+    envs = vector_env("CartPole-v1", 3)
+    spec = EnvSpec("t", envs.single_observation_space, envs.single_action_space, 3)
+    agent = ac.a2c.make_agent(spec, ac.a2c.resolve_config({}), 0, None)
+    obs, _ = envs.reset(seed=2)
+    agent.begin_evaluation(3)
+    own = agent.act(obs, explore=False)
+    taken = 1 - own  # every action replaced
+    _, reward, terminated, truncated, _ = envs.step(taken)
+    agent.evaluation_step(taken, reward, terminated | truncated)
+    assert agent.evaluating.prev_action.tolist() == taken.tolist()
+    agent.end_evaluation()

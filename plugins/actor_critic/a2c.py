@@ -61,7 +61,6 @@ class A2CAgent(Agent):
         self.updates = 0
         self.evaluating: ActingState | None = None
         self.eval_generator: torch.Generator | None = None
-        self.eval_action: torch.Tensor | None = None
         self.evaluations = 0
 
     def build_network(self) -> RecurrentActorCritic:
@@ -94,7 +93,6 @@ class A2CAgent(Agent):
         if self.evaluating is not None:
             sample = explore or not self.config.greedy_evaluation
             action, _ = self.policy_step(obs_t, self.evaluating, sample, self.eval_generator)
-            self.eval_action = action
             return action.cpu().numpy()
         action, log_prob = self.policy_step(obs_t, self.acting, True, self.generator)
         self.rollout.record_act(obs_t, self.acting, action, log_prob)  # reads only the inputs, not the core
@@ -143,13 +141,14 @@ class A2CAgent(Agent):
         self.eval_generator = torch.Generator(device=self.device).manual_seed(self.seed * 7919 + self.evaluations)
         self.evaluations += 1
 
-    def evaluation_step(self, reward: np.ndarray, done: np.ndarray) -> None:
-        assert self.evaluating is not None and self.eval_action is not None
+    def evaluation_step(self, action: np.ndarray, reward: np.ndarray, done: np.ndarray) -> None:
+        assert self.evaluating is not None
         done_t = as_tensor(done, self.device, torch.bool)
-        self.evaluating.advance(self.eval_action, as_tensor(reward, self.device, torch.float32), done_t)
+        taken = as_tensor(action, self.device, torch.long)  # ε may have replaced the agent's own
+        self.evaluating.advance(taken, as_tensor(reward, self.device, torch.float32), done_t)
 
     def end_evaluation(self) -> None:
-        self.evaluating, self.eval_generator, self.eval_action = None, None, None
+        self.evaluating, self.eval_generator = None, None
 
     # ------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
