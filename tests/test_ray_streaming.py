@@ -27,7 +27,7 @@ eval = { every = 4000, episodes = 5, num_envs = 5 }
 [[tasks]]
 id = "CartPole-v1"
 """
-VOLATILE = {"created", "updated", "pid", "wall_time", "argv", "study"}  # differ between executions and studies
+VOLATILE = {"created", "updated", "pid", "wall_time", "argv", "study", "owner"}  # differ between executions and studies
 
 
 def tree(results: Path, study: str) -> dict[str, Path]:
