@@ -37,9 +37,14 @@ class NoisyLinear(nn.Module):
         return x.sign() * x.abs().sqrt()
 
     def reset_noise(self, generator: torch.Generator | None = None) -> None:
+        normal = torch.randn(self.in_features + self.out_features, generator=generator, device=self.eps_in.device)
+        self.set_noise(self._f(normal))
+
+    def set_noise(self, noise: torch.Tensor) -> None:
+        """ε_in then ε_out, already transformed by f (``in_features + out_features`` values)."""
         with torch.no_grad():
-            self.eps_in.copy_(self._f(torch.randn(self.in_features, generator=generator, device=self.eps_in.device)))
-            self.eps_out.copy_(self._f(torch.randn(self.out_features, generator=generator, device=self.eps_out.device)))
+            self.eps_in.copy_(noise[:self.in_features])
+            self.eps_out.copy_(noise[self.in_features:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.noisy:
@@ -95,13 +100,10 @@ class QNetwork(nn.Module):
         cost that matters for small networks)."""
         if not self.noisy_layers:
             return
-        sizes = [n for layer in self.noisy_layers for n in (layer.in_features, layer.out_features)]
-        device = self.noisy_layers[0].eps_in.device
-        with torch.no_grad():
-            noise = NoisyLinear._f(torch.randn(sum(sizes), generator=generator, device=device)).split(sizes)
-            for i, layer in enumerate(self.noisy_layers):
-                layer.eps_in.copy_(noise[2 * i])
-                layer.eps_out.copy_(noise[2 * i + 1])
+        sizes = [layer.in_features + layer.out_features for layer in self.noisy_layers]
+        normal = torch.randn(sum(sizes), generator=generator, device=self.noisy_layers[0].eps_in.device)
+        for layer, noise in zip(self.noisy_layers, NoisyLinear._f(normal).split(sizes)):
+            layer.set_noise(noise)
 
     def set_noisy(self, noisy: bool) -> None:
         for layer in self.noisy_layers:
