@@ -178,15 +178,20 @@ class ActorPool:
                 self.params[key].copy_(value)
             self.version.value = version
 
-    def collect(self, limit: int) -> tuple[list[Batch], list[int]]:
-        """Up to ``limit`` full trajectories (copied out; their slots freed), without waiting.
-        Raises if an actor failed."""
+    def collect(self, limit: int, wait_first: float = 0.0) -> tuple[list[Batch], list[int]]:
+        """Up to ``limit`` full trajectories (copied out; their slots freed). Waits up to ``wait_first``
+        seconds for the first one and not at all for the rest. Raises if an actor failed."""
         self.check()
+        deadline = time.monotonic() + wait_first
         batches, versions = [], []
         while len(batches) < limit:
             try:
-                slot = self.full.get_nowait()
+                slot = self.full.get(timeout=0.5) if not batches and time.monotonic() < deadline \
+                    else self.full.get_nowait()
             except queue.Empty:
+                if not batches and time.monotonic() < deadline:
+                    self.check()  # an actor that dies while starting must not leave the learner waiting
+                    continue
                 break
             b = {k: v[slot].clone() for k, v in self.buffers.items()}
             batches.append(Batch(obs=b["obs"], prev_action=b["prev_action"], prev_reward=b["prev_reward"],

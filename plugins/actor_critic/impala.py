@@ -7,9 +7,10 @@ The learner is the agent the harness drives. Each learner update consumes one ba
 - up to ``max_actor_trajectories`` trajectories that ``num_actors`` actor processes produced in
   their own copies of the environment with a possibly stale policy (``actors.py``),
 
-and corrects for the policy lag with V-trace (ρ̄ = c̄ = 1), with an optional PopArt value head. The
-learner never waits for actors, so the harness's loop runs at a2c's speed and every actor adds
-frames on top: throughput grows with the number of actors until the learner saturates. The budget
+and corrects for the policy lag with V-trace (ρ̄ = c̄ = 1), with an optional PopArt value head. Only
+the first update after the actors start waits for them (actors load torch and build environments,
+which on a busy machine can take longer than a short run); after that the learner never waits, so
+the harness's loop runs at a2c's speed and every actor adds frames on top: throughput grows with the number of actors until the learner saturates. The budget
 counts the harness's environment steps; actor frames are logged as ``actor_frames``.
 
 With ``num_actors = 0`` the agent is a V-trace learner on the harness's environments only, and a
@@ -41,6 +42,7 @@ class ImpalaConfig(A2CConfig):
     queue_slots: int = 0  # trajectory slots; 0: max_actor_trajectories + num_actors (see queue_size)
     rho_bar: float = 1.0
     c_bar: float = 1.0
+    actor_start_timeout: float = 300.0  # seconds the first update waits for the actors' first trajectory
     actor_env: str = ""  # another environment id (default options) for the actors; default: the task's environment
 
 
@@ -51,6 +53,7 @@ class ImpalaAgent(A2CAgent):
         super().__init__(spec, config, seed, fabric)
         self.pool: ActorPool | None = None
         self.actor_frames = 0
+        self.actors_delivered = False  # since these actors started: the first update waits for them
 
     def weights(self) -> LossWeights:
         c = self.config
@@ -81,6 +84,7 @@ class ImpalaAgent(A2CAgent):
                            rollout_length=c.rollout_length, num_envs=c.envs_per_actor)
         self.pool = ActorPool(setup, c.num_actors, self.queue_size(), self.seed, self.net)
         self.pool.publish(self.net, self.updates)
+        self.actors_delivered = False
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         if self.pool is None and self.config.num_actors > 0 and self.evaluating is None:
@@ -90,8 +94,13 @@ class ImpalaAgent(A2CAgent):
     def learn(self, batch: Batch) -> dict[str, float]:
         lags: list[int] = []
         if self.pool is not None:
-            trajectories, versions = self.pool.collect(self.config.max_actor_trajectories)
+            wait = 0.0 if self.actors_delivered else self.config.actor_start_timeout
+            trajectories, versions = self.pool.collect(self.config.max_actor_trajectories, wait_first=wait)
+            if not trajectories and wait > 0:
+                self.close()
+                raise RuntimeError(f"impala: no actor delivered a trajectory within actor_start_timeout={wait:g} s")
             if trajectories:
+                self.actors_delivered = True
                 batch = Batch.concat([batch, *[t.to(self.device) for t in trajectories]])
                 self.actor_frames += sum(t.reward.numel() for t in trajectories)
                 lags = [self.updates - v for v in versions]
