@@ -35,3 +35,17 @@ def test_the_suite_file_carries_the_shipped_references(tmp_path):
     copy.write_text(original.replace("high = ", "high = 1"))  # spoil every reference
     assert update_suite(SHIPPED, copy) == list(TASKS)
     assert copy.read_text() == original
+
+
+def test_the_actor_critic_maze_benchmark_carries_the_shipped_references_and_its_settings_resolve():
+    from harness.suite import load_suite
+    from plugins.actor_critic import a2c, unreal
+
+    suite = load_suite("labyrinth_aux")
+    for task in suite.tasks:
+        level = task.id.removeprefix("Maze/")
+        entry = SHIPPED["levels"][level]
+        assert (task.reference.low, task.reference.high) == (entry["random"], entry["oracle"]), level
+        assert dict(task.env.options) == {"width": 42, "height": 42}
+        for algorithm in (a2c, unreal):
+            assert algorithm.resolve_config(dict(task.hyper[algorithm.name])).popart
