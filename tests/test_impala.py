@@ -20,6 +20,7 @@ import plugins.actor_critic as ac
 from conftest import REPO
 from harness.envs import EnvRef
 from harness.plan import task_spec
+from harness.plugin import Transition
 from harness.run import train
 from harness.suite import make_task
 from plugins.actor_critic.actors import actor_seed
@@ -98,6 +99,34 @@ def test_actor_processes_deliver_off_policy_trajectories_with_their_policy_versi
     finally:
         agent.close()
     assert not any(p.is_alive() for p in processes)
+
+
+def first_update(agent, envs, obs) -> dict:
+    """Acts and observes until the agent's first learner update; returns its metrics."""
+    while True:
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, _ = envs.step(action)
+        metrics = agent.observe(Transition(obs, action, reward, next_obs, terminated, truncated))
+        obs = next_obs
+        if metrics is not None:
+            return metrics
+
+
+def test_the_first_update_waits_for_the_actors_and_a_bounded_wait_fails_clearly():
+    task = make_task("CartPole-v1", num_envs=2)
+    envs = task.env.make_vector(2, 0)
+    obs, _ = envs.reset(seed=0)
+    agent = impala_agent(task, seed=0, rollout_length=2)  # actors take seconds to start, one update ms
+    try:
+        metrics = first_update(agent, envs, obs)
+    finally:
+        agent.close()
+    assert metrics["actor_trajectories"] >= 1 and metrics["actor_frames"] > 0
+
+    impatient = impala_agent(task, seed=0, rollout_length=2, actor_start_timeout=0.001)
+    with pytest.raises(RuntimeError, match="no actor delivered a trajectory within actor_start_timeout"):
+        first_update(impatient, envs, obs)
+    assert impatient.pool is None  # its actors were stopped
 
 
 # ----------------------------------------------------------------------------------- kill and resume

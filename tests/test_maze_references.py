@@ -8,6 +8,8 @@ import pytest
 
 from harness.envs.maze.references import SUITE_PATH, episode_returns, load_references, update_suite
 from harness.envs.maze.tasks import TASKS
+from harness.suite import load_suite
+from plugins.actor_critic import a2c, unreal
 
 SHIPPED = load_references()
 
@@ -38,9 +40,6 @@ def test_the_suite_file_carries_the_shipped_references(tmp_path):
 
 
 def test_the_actor_critic_maze_benchmark_carries_the_shipped_references_and_its_settings_resolve():
-    from harness.suite import load_suite
-    from plugins.actor_critic import a2c, unreal
-
     suite = load_suite("labyrinth_aux")
     for task in suite.tasks:
         level = task.id.removeprefix("Maze/")

@@ -10,8 +10,9 @@ The learner is the agent the harness drives. Each learner update consumes one ba
 and corrects for the policy lag with V-trace (ρ̄ = c̄ = 1), with an optional PopArt value head. Only
 the first update after the actors start waits for them (actors load torch and build environments,
 which on a busy machine can take longer than a short run); after that the learner never waits, so
-the harness's loop runs at a2c's speed and every actor adds frames on top: throughput grows with the number of actors until the learner saturates. The budget
-counts the harness's environment steps; actor frames are logged as ``actor_frames``.
+the harness's loop runs at a2c's speed and every actor adds frames on top: throughput grows with
+the number of actors until the learner saturates. The budget counts the harness's environment
+steps; actor frames are logged as ``actor_frames``.
 
 With ``num_actors = 0`` the agent is a V-trace learner on the harness's environments only, and a
 restored run continues exactly. With actors, trajectories in flight are not part of a checkpoint
