@@ -154,9 +154,14 @@ def write_trajectory(net: RecurrentActorCritic, envs: Any, obs: np.ndarray, stat
 class ActorPool:
     """Starts the actor processes, publishes parameters to them and collects their trajectories."""
 
-    def __init__(self, setup: ActorSetup, num_actors: int, slots: int, seed: int, net: torch.nn.Module):
+    def __init__(self, setup: ActorSetup, num_actors: int, slots: int, seed: int, net: torch.nn.Module,
+                 start_timeout: float = 300.0):
         ctx = mp.get_context("spawn")
         self.setup = setup
+        # actors load torch and build environments first, which on a busy machine can take longer than
+        # a short run: the first collect waits (up to start_timeout seconds) for their first trajectory
+        self.start_timeout = start_timeout
+        self.delivered = False
         self.buffers = trajectory_buffers(setup, slots)
         self.params = {k: v.detach().clone().share_memory_() for k, v in net.state_dict().items()}
         self.version = ctx.Value("l", 0)
@@ -178,21 +183,16 @@ class ActorPool:
                 self.params[key].copy_(value)
             self.version.value = version
 
-    def collect(self, limit: int, wait_first: float = 0.0) -> tuple[list[Batch], list[int]]:
-        """Up to ``limit`` full trajectories (copied out; their slots freed). Waits up to ``wait_first``
-        seconds for the first one and not at all for the rest. Raises if an actor failed."""
+    def collect(self, limit: int) -> tuple[list[Batch], list[int]]:
+        """Up to ``limit`` full trajectories (copied out; their slots freed). Only until the actors'
+        first trajectory has arrived does this wait (see ``start_timeout``). Raises if an actor failed."""
         self.check()
-        deadline = time.monotonic() + wait_first
         batches, versions = [], []
         while len(batches) < limit:
-            try:
-                slot = self.full.get(timeout=0.5) if not batches and time.monotonic() < deadline \
-                    else self.full.get_nowait()
-            except queue.Empty:
-                if not batches and time.monotonic() < deadline:
-                    self.check()  # an actor that dies while starting must not leave the learner waiting
-                    continue
+            slot = self._next_slot(wait=not self.delivered)
+            if slot is None:
                 break
+            self.delivered = True
             b = {k: v[slot].clone() for k, v in self.buffers.items()}
             batches.append(Batch(obs=b["obs"], prev_action=b["prev_action"], prev_reward=b["prev_reward"],
                                  first=b["first"], action=b["action"], reward=b["reward"], terminated=b["terminated"],
@@ -202,6 +202,22 @@ class ActorPool:
             versions.append(int(b["version"]))
             self.free.put(slot)
         return batches, versions
+
+    def _next_slot(self, wait: bool) -> int | None:
+        """A full slot; None if there is none and ``wait`` is false. Waiting, it keeps checking for
+        failed actors and raises once ``start_timeout`` has passed."""
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                return self.full.get(timeout=0.5) if wait else self.full.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return None
+            self.check()
+            if time.monotonic() >= deadline:
+                self.close()
+                raise RuntimeError(f"impala: no actor delivered a trajectory within "
+                                   f"actor_start_timeout={self.start_timeout:g} s")
 
     def check(self) -> None:
         """Raise if an actor failed: its traceback, or its exit code if it died before it could tell."""

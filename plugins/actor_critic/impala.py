@@ -54,7 +54,6 @@ class ImpalaAgent(A2CAgent):
         super().__init__(spec, config, seed, fabric)
         self.pool: ActorPool | None = None
         self.actor_frames = 0
-        self.actors_delivered = False  # since these actors started: the first update waits for them
 
     def weights(self) -> LossWeights:
         c = self.config
@@ -83,9 +82,8 @@ class ImpalaAgent(A2CAgent):
                            network={"hidden": c.hidden, "lstm_size": c.lstm_size,
                                     "popart_tasks": 1 if c.popart else 0, "popart_beta": c.popart_beta},
                            rollout_length=c.rollout_length, num_envs=c.envs_per_actor)
-        self.pool = ActorPool(setup, c.num_actors, self.queue_size(), self.seed, self.net)
+        self.pool = ActorPool(setup, c.num_actors, self.queue_size(), self.seed, self.net, c.actor_start_timeout)
         self.pool.publish(self.net, self.updates)
-        self.actors_delivered = False
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         if self.pool is None and self.config.num_actors > 0 and self.evaluating is None:
@@ -95,13 +93,8 @@ class ImpalaAgent(A2CAgent):
     def learn(self, batch: Batch) -> dict[str, float]:
         lags: list[int] = []
         if self.pool is not None:
-            wait = 0.0 if self.actors_delivered else self.config.actor_start_timeout
-            trajectories, versions = self.pool.collect(self.config.max_actor_trajectories, wait_first=wait)
-            if not trajectories and wait > 0:
-                self.close()
-                raise RuntimeError(f"impala: no actor delivered a trajectory within actor_start_timeout={wait:g} s")
+            trajectories, versions = self.pool.collect(self.config.max_actor_trajectories)
             if trajectories:
-                self.actors_delivered = True
                 batch = Batch.concat([batch, *[t.to(self.device) for t in trajectories]])
                 self.actor_frames += sum(t.reward.numel() for t in trajectories)
                 lags = [self.updates - v for v in versions]
