@@ -48,23 +48,24 @@ class SumTree:
 
     def update(self, index: np.ndarray, value: np.ndarray) -> None:
         """Set leaves ``index`` to ``value`` (the last write wins for a repeated index)."""
-        node = np.asarray(index, dtype=np.int64) + self.size
-        self.tree[node] = value
-        for _ in range(self.depth):  # repeated parents just recompute the same sum: no unique() needed
-            node = node >> 1
-            self.tree[node] = self.tree[2 * node] + self.tree[2 * node + 1]
+        index = np.asarray(index, dtype=np.int64).ravel()
+        value = np.broadcast_to(np.asarray(value, dtype=np.float64), index.shape)
+        _kernels().update(self.tree, self.size, index, np.ascontiguousarray(value))
 
     def find(self, mass: np.ndarray) -> np.ndarray:
         """Leaf indices whose cumulative-sum interval contains each ``mass`` in [0, total)."""
-        mass = np.array(mass, dtype=np.float64)
-        node = np.ones(mass.shape, dtype=np.int64)
-        for _ in range(self.depth):
-            left = 2 * node
-            left_sum = self.tree[left]
-            right = mass >= left_sum
-            mass -= np.where(right, left_sum, 0.0)
-            node = left + right
-        return node - self.size
+        mass = np.asarray(mass, dtype=np.float64)
+        return _kernels().find(self.tree, self.size, np.ascontiguousarray(mass.ravel())).reshape(mass.shape)
+
+
+def _kernels() -> Any:
+    """The sum-tree's compiled loops (numba, cached on disk), imported on first use so that runs
+    without prioritized replay do not pay for numba's import. Why compiled: the vectorized numpy
+    version walks the tree's ~16 levels with ~6 calls each, 0.2-0.5 ms per batch, a sixth of a
+    CartPole Rainbow update; these loops take microseconds."""
+    from harness import sum_tree_kernels
+
+    return sum_tree_kernels
 
 
 @dataclass

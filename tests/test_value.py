@@ -236,3 +236,72 @@ def test_numpy_acting_mirror_declines_what_it_cannot_compute():
     assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3, iqn_embedding=8)) is None
     assert NumpyQ.mirror(QNetwork(MLP(4, (16,), activation=torch.nn.Tanh), 3)) is None
     assert NumpyQ.mirror(QNetwork(MLP(4, (16,)), 3).double()) is None
+
+
+def twin_agents(name: str, switches: dict, seed: int = 0):
+    """The same agent twice, learning through numpy and through torch, fed the same transitions."""
+    algo = get_algorithm(name)
+    envs = cartpole(2)
+    spec = EnvSpec("CartPole-v1", envs.single_observation_space, envs.single_action_space, 2)
+    twins = [algo.make_agent(spec, algo.resolve_config({"preset": "classic", "learning_starts": 10**9,
+                                                        "numpy_update": fused, **switches}), seed, None)
+             for fused in (True, False)]
+    rng = np.random.default_rng(seed)
+    obs, _ = envs.reset(seed=seed)
+    for _ in range(600):
+        action = rng.integers(2, size=2)
+        next_obs, reward, terminated, truncated, info = envs.step(action)
+        real = next_obs.copy()
+        for i in np.flatnonzero(terminated | truncated):
+            real[i] = info["final_obs"][i]
+        for agent in twins:
+            agent.observe(Transition(obs, action, reward, real, terminated, truncated))
+        obs = next_obs
+    return twins
+
+
+NUMPY_LEARNER_CASES = [("dqn", {}), ("dqn", {"loss": "mse", "max_grad_norm": 0.0}), ("double_dqn", {}),
+                       ("dueling_dqn", {"head_hidden": 16}), ("prioritized_dqn", {}), ("nstep_dqn", {}),
+                       ("noisy_dqn", {}), ("c51", {}), ("rainbow", {}), ("rainbow", {"head_hidden": 32}),
+                       ("dqn", {"max_grad_norm": 0.01})]
+
+
+@pytest.mark.parametrize("name,switches", NUMPY_LEARNER_CASES)
+def test_numpy_learner_makes_the_same_updates_as_torch(name, switches):
+    fused, reference = twin_agents(name, switches)
+    assert fused.numpy_learner is not None and reference.numpy_learner is None
+    for _ in range(25):
+        fused_loss, reference_loss = fused.learn()["loss"], reference.learn()["loss"]
+        assert fused_loss == pytest.approx(reference_loss, rel=1e-5, abs=1e-6)
+    for a, b in zip(fused.online.parameters(), reference.online.parameters()):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+    fused_state, reference_state = fused.optimizer.state_dict()["state"], reference.optimizer.state_dict()["state"]
+    for key in reference_state:
+        for item in ("step", "exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(fused_state[key][item], reference_state[key][item], rtol=1e-4, atol=1e-9)
+    if fused.replay.prioritized:  # the same priorities went into the sum-tree
+        np.testing.assert_allclose(fused.replay.tree.total, reference.replay.tree.total, rtol=1e-5)
+
+
+def test_numpy_learner_state_round_trips_and_switches_to_torch_mid_run():
+    fused, reference = twin_agents("rainbow", {})
+    for _ in range(10):
+        fused.learn(), reference.learn()
+    # a checkpoint of the fused agent resumes on the torch path, and the other way round
+    resumed_torch, resumed_fused = twin_agents("rainbow", {}, seed=5)[::-1]
+    resumed_torch.load_state_dict(fused.state_dict())
+    resumed_fused.load_state_dict(reference.state_dict())
+    for agent in (fused, reference, resumed_torch, resumed_fused):
+        agent.np_rng = np.random.default_rng(9)
+        agent.torch_rng.manual_seed(9)
+        for _ in range(10):
+            agent.learn()
+    for a, b, c, d in zip(*(agent.online.parameters() for agent in (fused, reference, resumed_torch, resumed_fused))):
+        for other in (b, c, d):
+            torch.testing.assert_close(a.detach(), other.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_learner_declines_what_it_cannot_compute():
+    for name, switches in (("qrdqn", {}), ("iqn", {}), ("dqn", {"numpy_update": False})):
+        fused, _ = twin_agents(name, switches)
+        assert fused.numpy_learner is None

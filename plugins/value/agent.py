@@ -22,6 +22,7 @@ from harness.plugin import Agent, EnvSpec, PluginError, Transition, coerce
 from harness.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from plugins.value.losses import categorical_projection, quantile_huber_loss, td_loss
 from plugins.value.networks import NumpyQ, QNetwork
+from plugins.value.numpy_learner import NumpyLearner
 
 
 @dataclass
@@ -71,6 +72,8 @@ class ValueConfig:
     iqn_target_samples: int = 64  # N'
     iqn_act_samples: int = 32  # K
     iqn_embedding: int = 64
+    # implementation
+    numpy_update: bool = True  # MLP torsos on the CPU: the same update fused in numpy (plugins/value/numpy_learner.py)
 
 
 # hyperparameters that population-based training may change mid-run
@@ -102,12 +105,14 @@ class ValueAgent(Agent):
                                    config.dueling, config.noisy, config.noisy_sigma0, config.head_hidden,
                                    config.iqn_embedding if config.distribution == "iqn" else 0).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.numpy_q = NumpyQ.mirror(self.online)  # fast CPU acting for MLP scalar heads, else None
         try:  # the fused kernel is one call per step instead of ~10 small ops per parameter
             self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps, fused=True)
         except (RuntimeError, ValueError):
             self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, eps=config.adam_eps)
         self.support = torch.linspace(config.v_min, config.v_max, config.num_atoms, device=self.device)
+        self.numpy_learner = (NumpyLearner.mirror(self.online, self.target, self.optimizer, config.distribution,
+                                                  self.support) if config.numpy_update else None)
+        self.numpy_q = NumpyQ.mirror(self.online)  # fast CPU acting for MLP scalar heads, else None
         self.qr_taus = (torch.arange(config.num_quantiles, device=self.device) + 0.5) / config.num_quantiles
         self.act_taus = ((torch.arange(config.iqn_act_samples, device=self.device) + 0.5) / config.iqn_act_samples)
         frame_stack = config.frame_stack or auto_frame_stack(spec.observation_space)
@@ -185,6 +190,18 @@ class ValueAgent(Agent):
         if cfg.noisy:  # independent noise for the online and the target network at every update
             self.online.reset_noise(self.torch_rng)
             self.target.reset_noise(self.torch_rng)
+        if self.numpy_learner is not None:  # the same rule, fused in numpy for MLPs on the CPU
+            loss, per_sample = self.numpy_learner.update(batch, cfg, self.replay.prioritized)
+        else:
+            loss, per_sample = self._torch_update(batch)
+        if self.replay.prioritized:  # proportional priorities: |TD error| or the distributional loss
+            self.replay.update_priorities(batch.index, per_sample)
+        self.updates += 1
+        return {"loss": loss}
+
+    def _torch_update(self, batch: Batch) -> tuple[float, np.ndarray | None]:
+        """Loss, gradient step and clipping; returns the loss and the per-sample losses."""
+        cfg = self.cfg
         obs, next_obs = self._tensor(batch.obs), self._tensor(batch.next_obs)
         action = self._tensor(batch.action)
         reward, discount = self._tensor(batch.reward), self._tensor(batch.discount)
@@ -200,10 +217,8 @@ class ValueAgent(Agent):
         if cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.online.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
-        if self.replay.prioritized:  # proportional priorities: |TD error| or the distributional loss
-            self.replay.update_priorities(batch.index, per_sample.detach().cpu().numpy())
-        self.updates += 1
-        return {"loss": loss.item()}
+        per_sample_np = per_sample.detach().cpu().numpy() if self.replay.prioritized else None
+        return loss.item(), per_sample_np
 
     def _online_outputs(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The online network on s (with gradient) and, for double Q-learning, on s' (without). Two
@@ -293,6 +308,8 @@ class ValueAgent(Agent):
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.numpy_learner is not None:
+            self.numpy_learner.adopt_optimizer_state()
         self.replay.load_state_dict(state["replay"])
         self.np_rng.bit_generator.state = state["np_rng"]
         self.torch_rng.set_state(state["torch_rng"])

@@ -8,6 +8,7 @@ Dueling and noisy layers change only how the head is built, never the shapes.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +85,21 @@ class QNetwork(nn.Module):
         self.advantage = _stream(features, head_hidden, num_actions * atoms, noisy, sigma0)
         self.value = _stream(features, head_hidden, atoms, noisy, sigma0) if dueling else None
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
+        # every noisy layer's ε_in and ε_out are views into one buffer, so fresh noise is a few calls
+        self.register_buffer("noise", torch.zeros(sum(m.in_features + m.out_features for m in self.noisy_layers)))
+        self._share_noise()
+
+    def _share_noise(self) -> None:
+        sizes = [n for layer in self.noisy_layers for n in (layer.in_features, layer.out_features)]
+        views = iter(self.noise.split(sizes))
+        for layer in self.noisy_layers:
+            layer.eps_in, layer.eps_out = next(views), next(views)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "QNetwork":
+        """Moving or casting replaces each buffer on its own: make the layers' ε views again."""
+        super()._apply(fn, recurse)
+        self._share_noise()
+        return self
 
     def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
         x = self.torso(obs)
@@ -96,14 +112,14 @@ class QNetwork(nn.Module):
         return dueling_combine(self.value(x).view(*lead, 1, self.atoms), advantage)
 
     def reset_noise(self, generator: torch.Generator | None) -> None:
-        """Fresh factorized noise for every noisy layer, drawn in one call (one op per layer is the
-        cost that matters for small networks)."""
+        """Fresh factorized noise f(ε) for every noisy layer, drawn and transformed in place in the
+        shared buffer (per-layer calls were most of the cost of noise for small networks)."""
         if not self.noisy_layers:
             return
-        sizes = [layer.in_features + layer.out_features for layer in self.noisy_layers]
-        normal = torch.randn(sum(sizes), generator=generator, device=self.noisy_layers[0].eps_in.device)
-        for layer, noise in zip(self.noisy_layers, NoisyLinear._f(normal).split(sizes)):
-            layer.set_noise(noise)
+        with torch.no_grad():
+            torch.randn(self.noise.shape, generator=generator, device=self.noise.device, out=self.noise)
+            sign = self.noise.sign()
+            self.noise.abs_().sqrt_().mul_(sign)
 
     def set_noisy(self, noisy: bool) -> None:
         for layer in self.noisy_layers:
