@@ -263,7 +263,7 @@ def twin_agents(name: str, switches: dict, seed: int = 0):
 NUMPY_LEARNER_CASES = [("dqn", {}), ("dqn", {"loss": "mse", "max_grad_norm": 0.0}), ("double_dqn", {}),
                        ("dueling_dqn", {"head_hidden": 16}), ("prioritized_dqn", {}), ("nstep_dqn", {}),
                        ("noisy_dqn", {}), ("c51", {}), ("rainbow", {}), ("rainbow", {"head_hidden": 32}),
-                       ("dqn", {"max_grad_norm": 0.01})]
+                       ("dqn", {"max_grad_norm": 0.01}), ("qrdqn", {}), ("qrdqn", {"double": True, "kappa": 2.0})]
 
 
 @pytest.mark.parametrize("name,switches", NUMPY_LEARNER_CASES)
@@ -302,6 +302,6 @@ def test_numpy_learner_state_round_trips_and_switches_to_torch_mid_run():
 
 
 def test_numpy_learner_declines_what_it_cannot_compute():
-    for name, switches in (("qrdqn", {}), ("iqn", {}), ("dqn", {"numpy_update": False})):
+    for name, switches in (("iqn", {}), ("dqn", {"numpy_update": False})):
         fused, _ = twin_agents(name, switches)
         assert fused.numpy_learner is None

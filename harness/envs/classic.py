@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 
+from harness.envs.cartpole import CartPoleVectorEnv
 from harness.envs.vector import SameStepVectorEnv
 
 
@@ -26,9 +27,14 @@ class GymFamily:
 
     def make_vector(self, env_id: str, options: Mapping[str, Any], num_envs: int, seed: int,
                     evaluation: bool) -> gym.vector.VectorEnv:
-        # functools.partial (not a closure) keeps the vector env picklable: its state is checkpointed.
-        make = functools.partial(gym.make, env_id, **dict(options))
-        envs = SameStepVectorEnv([make] * num_envs)
+        if env_id == "CartPole-v1" and not options and num_envs > 1:
+            # the same environment, all copies in one numpy pass (one copy alone steps faster through
+            # gymnasium's: ~44 against ~61 µs here)
+            envs: gym.vector.VectorEnv = CartPoleVectorEnv(num_envs)
+        else:
+            # functools.partial (not a closure) keeps the vector env picklable: its state is checkpointed.
+            make = functools.partial(gym.make, env_id, **dict(options))
+            envs = SameStepVectorEnv([make] * num_envs)
         envs.action_space.seed(seed)
         return envs
 

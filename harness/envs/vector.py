@@ -21,9 +21,6 @@ class SameStepVectorEnv(gym.vector.SyncVectorEnv):
     def __init__(self, env_fns: Any, **kwargs: Any):
         super().__init__(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **kwargs)
         self._lean = isinstance(self.single_observation_space, gym.spaces.Box)
-        # Python ints, not numpy scalars: Discrete.contains (asserted in every step of the classic
-        # control envs) takes a slow dtype check for numpy integers, ~10 µs a call
-        self._int_actions = isinstance(self.single_action_space, gym.spaces.Discrete)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not (self._lean and isinstance(actions, np.ndarray) and len(actions) == self.num_envs):
@@ -32,9 +29,8 @@ class SameStepVectorEnv(gym.vector.SyncVectorEnv):
         terminations = np.zeros(self.num_envs, dtype=np.bool_)
         truncations = np.zeros(self.num_envs, dtype=np.bool_)
         infos: dict[str, Any] = {}
-        per_env = actions.tolist() if self._int_actions else actions
         for i, env in enumerate(self.envs):
-            obs, rewards[i], terminations[i], truncations[i], info = env.step(per_env[i])
+            obs, rewards[i], terminations[i], truncations[i], info = env.step(actions[i])
             if terminations[i] or truncations[i]:
                 infos = self._add_info(infos, {"final_obs": obs, "final_info": info}, i)
                 obs, info = env.reset()

@@ -7,16 +7,17 @@ written as explicit numpy forward and backward passes takes ~0.6 ms. For these n
 most of a run's time, so this is most of the family's speed on vector observations.
 
 It is not a second algorithm: :meth:`ValueAgent.learn` stays the reference, read top to bottom. This
-class computes exactly that rule — the scalar TD loss (Huber or squared) or C51's cross-entropy on the
-categorical projection, double Q-learning, dueling aggregation, noisy layers with the noise the agent
-drew, prioritized-replay weights and priorities, global-norm clipping, then Adam — on numpy views that
-share memory with the torch parameters, buffers and the torch optimizer's state. Checkpoints, target
-copies, evaluation and population-based training therefore see every update without a copy, and the
-torch path can take over at any step. ``tests/test_value.py`` checks that both paths produce the same
-parameters, losses and priorities over several updates for every supported combination.
+class computes exactly that rule (the scalar TD loss, Huber or squared; C51's cross-entropy on the
+categorical projection; QR-DQN's quantile Huber loss; double Q-learning, dueling aggregation, noisy
+layers with the noise the agent drew, prioritized-replay weights and priorities, global-norm
+clipping, then Adam) on numpy views that share memory with the torch parameters, buffers and the
+torch optimizer's state. Checkpoints, target copies, evaluation and population-based training
+therefore see every update without a copy, and the torch path can take over at any step.
+``tests/test_value.py`` checks that both paths produce the same parameters, losses, optimizer state
+and priorities over several updates for every supported combination.
 
 :meth:`NumpyLearner.mirror` returns None where the shortcut does not apply (a GPU, a conv torso,
-QR-DQN or IQN heads, another activation or dtype); the agent then learns with torch.
+IQN heads, another activation or dtype); the agent then learns with torch.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ class NumpyLearner:
                distribution: str, support: torch.Tensor) -> "NumpyLearner | None":
         """The learner for these networks, or None where it does not apply. Call it before taking any
         other numpy view of the online parameters: it moves them into one flat buffer."""
-        if distribution not in ("scalar", "c51") or not isinstance(optimizer, torch.optim.Adam):
+        if distribution not in ("scalar", "c51", "qr") or not isinstance(optimizer, torch.optim.Adam):
             return None
         group = optimizer.param_groups[0]
         if (len(optimizer.param_groups) != 1 or group["weight_decay"] or group["amsgrad"] or group["maximize"]
@@ -282,33 +283,11 @@ class NumpyLearner:
         online_next = self.online.forward(next_obs) if cfg.double else None
         tape: list = []
         online = self.online.forward(obs, tape)
-        if cfg.distribution == "scalar":
-            next_q = target_out[..., 0]
-            best = (online_next[..., 0] if online_next is not None else next_q).argmax(axis=1)
-            td = online[rows, action, 0] - (reward + discount * next_q[rows, best])
-            if cfg.loss == "huber":
-                abs_td = np.abs(td)
-                per_sample = np.where(abs_td < 1.0, 0.5 * td * td, abs_td - 0.5)
-                grad_q = np.clip(td, -1.0, 1.0)
-            else:
-                per_sample, grad_q = td * td, 2.0 * td
-        else:  # C51: cross-entropy against the projected target distribution
-            next_probs = _softmax(target_out)
-            chooser = _softmax(online_next) if online_next is not None else next_probs
-            best = (chooser * self.support).sum(axis=-1).argmax(axis=1)
-            target = categorical_projection_np(next_probs[rows, best], reward, discount, self.support)
-            logits = online[rows, action]
-            shifted = logits - logits.max(axis=-1, keepdims=True)
-            log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-            per_sample = -(target * log_probs).sum(axis=-1)
-            grad_q = np.exp(log_probs) * target.sum(axis=-1, keepdims=True) - target
+        loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss}[cfg.distribution]
+        per_sample, grad_chosen = loss_fn(online[rows, action], online_next, target_out, rows, reward, discount, cfg)
         weights = batch.weights.astype(np.float32) if prioritized else np.ones_like(per_sample)
-        scale = weights / per_sample.shape[0]
         grad_out = np.zeros_like(online)
-        if cfg.distribution == "scalar":
-            grad_out[rows, action, 0] = grad_q * scale
-        else:
-            grad_out[rows, action] = grad_q * scale[:, None]
+        grad_out[rows, action] = grad_chosen * (weights / per_sample.shape[0])[:, None]
         for part, grad in zip(self.slices, self.online.backward(grad_out, tape)):
             self.grad[part] = grad.ravel()
         if cfg.max_grad_norm > 0:
@@ -316,6 +295,43 @@ class NumpyLearner:
             self.grad *= np.float32(coef)
         self._adam()
         return float((per_sample * weights).mean()), per_sample.astype(np.float32)
+
+    # Each loss returns per-sample losses and their gradient w.r.t. the chosen action's outputs (B, atoms).
+    @staticmethod
+    def _scalar_loss(chosen, online_next, target_out, rows, reward, discount, cfg):
+        next_q = target_out[..., 0]
+        best = (online_next[..., 0] if online_next is not None else next_q).argmax(axis=1)
+        td = chosen[:, 0] - (reward + discount * next_q[rows, best])
+        if cfg.loss == "huber":
+            abs_td = np.abs(td)
+            return np.where(abs_td < 1.0, 0.5 * td * td, abs_td - 0.5), np.clip(td, -1.0, 1.0)[:, None]
+        return td * td, 2.0 * td[:, None]
+
+    def _c51_loss(self, logits, online_next, target_out, rows, reward, discount, cfg):
+        """Cross-entropy against the projected target distribution; d/dz = softmax(z)·Σt − t."""
+        next_probs = _softmax(target_out)
+        chooser = _softmax(online_next) if online_next is not None else next_probs
+        best = (chooser * self.support).sum(axis=-1).argmax(axis=1)
+        target = categorical_projection_np(next_probs[rows, best], reward, discount, self.support)
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        per_sample = -(target * log_probs).sum(axis=-1)
+        return per_sample, np.exp(log_probs) * target.sum(axis=-1, keepdims=True) - target
+
+    @staticmethod
+    def _qr_loss(quantiles, online_next, target_out, rows, reward, discount, cfg):
+        """Quantile Huber loss (sum over the N online quantiles, mean over the M targets)."""
+        best = (online_next if online_next is not None else target_out).mean(axis=-1).argmax(axis=1)
+        target = reward[:, None] + discount[:, None] * target_out[rows, best]
+        n, kappa = quantiles.shape[1], np.float32(cfg.kappa)
+        taus = ((np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n))[None, :, None]
+        u = target[:, None, :] - quantiles[:, :, None]  # (B, N, M)
+        quadratic = np.abs(u) <= kappa
+        huber = np.where(quadratic, 0.5 * u * u, kappa * (np.abs(u) - 0.5 * kappa))
+        weight = np.abs(taus - (u < 0))
+        per_sample = (weight * huber / kappa).sum(axis=1).mean(axis=1)
+        slope = np.where(quadratic, u, kappa * np.sign(u))  # d huber / du, and du / dquantile = -1
+        return per_sample, -(weight * slope / kappa).mean(axis=2)
 
     def _adam(self) -> None:
         """torch.optim.Adam's step (the same formula, non-fused) on the flat buffers."""
