@@ -66,6 +66,10 @@ def test_runs_of_a_lost_worker_node_resume_from_their_checkpoint_elsewhere(tmp_p
     assert reference.returncode == 0, reference.stdout + reference.stderr
 
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    # Cluster writes the head's address to <system temp>/ray whatever temp_dir says, and fails if that
+    # folder does not exist yet (a fresh machine where no Ray process ran before this test)
+    from ray._common.utils import get_default_ray_temp_dir
+    os.makedirs(get_default_ray_temp_dir(), exist_ok=True)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp,
                                                             "include_dashboard": False})
     try:
