@@ -148,7 +148,7 @@ class ReplayBuffer:
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
             terminated: np.ndarray, truncated: np.ndarray) -> None:
-        E, k, T = self.num_envs, self.k, self.rows
+        k, T = self.k, self.rows
         for env in np.flatnonzero(~self.continuing):  # episode starts: write the whole first stack
             self._write_frames(env, obs[env] if k > 1 else obs[env][None])
         if k > 1 and not np.array_equal(next_obs[:, :-1], obs[:, 1:]):

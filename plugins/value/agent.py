@@ -15,7 +15,6 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from harness.nets import torso_for
 from harness.plugin import Agent, EnvSpec, PluginError, Transition, coerce
