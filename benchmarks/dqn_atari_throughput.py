@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--buffer-size", type=int, default=100_000)
+    parser.add_argument("--plain-threads", type=int, default=1,
+                        help="torch threads of the plain loop (CleanRL leaves torch's default: the core count)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     vec = f"harness, {args.num_envs} envs"
@@ -77,7 +79,9 @@ def main() -> None:
         for seed in range(1, args.repeats + 1):
             run = Args(seed=seed, total_timesteps=args.learning_starts + args.learning_steps,
                        learning_starts=args.learning_starts, buffer_size=args.buffer_size)
+            torch.set_num_threads(args.plain_threads)
             plain = plain_train(run)
+            torch.set_num_threads(1)
             sps["plain"].append(plain["learning_sps"])
             cpu_sps["plain"].append(plain["learning_cpu_sps"])
             for name, num_envs in (("harness, 1 env", 1), (vec, args.num_envs)):
@@ -88,7 +92,8 @@ def main() -> None:
                                                  for k, v in sps.items()) + " steps/s", flush=True)
     med = statistics.median
     print(f"\nALE/Breakout-v5 DQN, Nature settings, learning phase ({args.learning_steps:,} steps after "
-          f"{args.learning_starts:,}), {args.repeats} repeats, {torch.get_num_threads()} torch thread:")
+          f"{args.learning_starts:,}), {args.repeats} repeats, torch threads: plain {args.plain_threads}, harness 1 "
+          f"(and its side thread for the passes over s', harness/side_thread.py):")
     for name, values in sps.items():
         ratio = med([v / p for v, p in zip(values, sps["plain"])])
         cpu_ratio = med([v / p for v, p in zip(cpu_sps[name], cpu_sps["plain"])])

@@ -111,8 +111,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--updates", type=int, default=1_000)
+    parser.add_argument("--rainbow-only", action="store_true", help="only Rainbow's per-update cost against DQN's")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.rainbow_only:
+        rainbow_vs_dqn(args.updates)
+        return
     vec = f"harness, {args.num_envs} envs"
     sps: dict[str, list[float]] = {"plain": [], "harness, 1 env": [], vec: []}
     cpu_sps: dict[str, list[float]] = {name: [] for name in sps}
@@ -155,24 +159,33 @@ def main() -> None:
     print(f"\nthe update alone (batch {base.batch_size}, every {base.train_frequency} steps): plain loop "
           f"{update_ms:.3f} ms = {100 * update_share:.0f}% of its time; harness {harness_update_ms:.3f} ms "
           f"({update_ms / harness_update_ms:.2f}x less)")
+    rainbow_vs_dqn(args.updates)
 
-    for env_id, hyper, calls in (("CartPole-v1", {"preset": "classic"}, args.updates),
-                                 ("MinAtar/Breakout-v1", {"preset": "minatar"}, args.updates // 4),
-                                 ("ALE/Breakout-v5", {"preset": "nature", "buffer_size": 20_000}, args.updates // 40)):
+
+def rainbow_vs_dqn(updates: int) -> None:
+    """Per-update CPU and wall time of Rainbow against DQN with the same torso and preset, interleaved."""
+    med = statistics.median
+    for env_id, hyper, calls in (("CartPole-v1", {"preset": "classic"}, updates),
+                                 ("MinAtar/Breakout-v1", {"preset": "minatar"}, updates // 4),
+                                 ("ALE/Breakout-v5", {"preset": "nature", "buffer_size": 20_000}, updates // 40)):
         preset = hyper["preset"]
         dqn_agent = filled_agent("dqn", env_id, hyper)
         rainbow_agent = filled_agent("rainbow", env_id, hyper)
-        dqn_ms, rainbow_ms = [], []
+        dqn_ms, rainbow_ms, dqn_wall, rainbow_wall = [], [], [], []
         for _ in range(3):  # interleaved
             dqn_ms.append(cpu_ms(dqn_agent.learn, calls))
             rainbow_ms.append(cpu_ms(rainbow_agent.learn, calls))
+            dqn_wall.append(per_call_ms(dqn_agent.learn, calls))
+            rainbow_wall.append(per_call_ms(rainbow_agent.learn, calls))
         replay, cfg = rainbow_agent.replay, rainbow_agent.cfg
         batch = replay.sample(cfg.batch_size, rainbow_agent.np_rng, cfg.gamma, 0.5)
         replay_ms = cpu_ms(lambda: replay.sample(cfg.batch_size, rainbow_agent.np_rng, cfg.gamma, 0.5), calls)
         replay_ms += cpu_ms(lambda: replay.update_priorities(batch.index, np.abs(batch.reward) + 0.1), calls)
         print(f"per update, CPU time ({env_id}, {preset} preset, batch {cfg.batch_size}): dqn {med(dqn_ms):.3f} ms, "
               f"rainbow {med(rainbow_ms):.3f} ms, rainbow / dqn = "
-              f"{med([r / d for r, d in zip(rainbow_ms, dqn_ms)]):.2f}x (target <= 2x); prioritized n-step replay "
+              f"{med([r / d for r, d in zip(rainbow_ms, dqn_ms)]):.2f}x (target <= 2x); wall: dqn {med(dqn_wall):.3f} ms, "
+              f"rainbow {med(rainbow_wall):.3f} ms, {med([r / d for r, d in zip(rainbow_wall, dqn_wall)]):.2f}x; "
+              f"prioritized n-step replay "
               f"(sample + priority update) {replay_ms:.3f} ms = {100 * replay_ms / med(rainbow_ms):.0f}% of rainbow's update")
 
 

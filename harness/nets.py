@@ -86,3 +86,25 @@ def torso_for(observation_space, hidden: Sequence[int] = (128, 128)) -> nn.Modul
             return MinAtarCNN(channels, height, width)
         return NatureCNN(channels, height, width)
     raise ValueError(f"no standard torso for observation shape {shape}")
+
+
+def multiply_adds(module: nn.Module, example: torch.Tensor) -> int:
+    """Multiply-adds of the conv and linear layers in one forward pass over ``example``: what a pass
+    costs, to decide whether it is worth another thread."""
+    total = 0
+
+    def count(layer: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(layer, nn.Conv2d):
+            total += output.numel() * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        elif isinstance(layer, nn.Linear):
+            total += output.numel() * layer.in_features
+
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            module(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total

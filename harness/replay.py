@@ -36,7 +36,6 @@ class SumTree:
     def __init__(self, capacity: int):
         self.capacity = int(capacity)
         self.size = 1 << max(0, (self.capacity - 1).bit_length())
-        self.depth = self.size.bit_length() - 1
         self.tree = np.zeros(2 * self.size, dtype=np.float64)
 
     @property

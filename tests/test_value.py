@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -14,7 +15,8 @@ from harness.plugin import EnvSpec, PluginError, Transition, get_algorithm
 from plugins.value import SUITES, VARIANTS
 from plugins.value.agent import ValueConfig
 from plugins.value.losses import categorical_projection, quantile_huber_loss
-from plugins.value.networks import NoisyLinear, NumpyQ, QNetwork, dueling_combine
+from plugins.value.networks import NoisyLinear, QNetwork, dueling_combine
+from plugins.value.numpy_learner import NumpyQ
 
 SUPPORT = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
 
@@ -304,3 +306,49 @@ def test_numpy_learner_declines_what_it_cannot_compute():
     for name, switches in (("iqn", {}), ("dqn", {"numpy_update": False})):
         fused, _ = twin_agents(name, switches)
         assert fused.numpy_learner is None
+
+
+@pytest.mark.parametrize("name", ["dqn", "rainbow", "qrdqn"])
+def test_concurrent_passes_make_exactly_the_sequential_updates(name, monkeypatch):
+    """The passes over s' on the side thread compute what the sequential update computes, bit for bit
+    (on MinAtar-sized networks, which would not use the side thread unless told to)."""
+    from gymnasium import spaces
+
+    import plugins.value.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "SIDE_PASS_MIN_MULTIPLY_ADDS", 0)
+    algo = get_algorithm(name)
+    spec = EnvSpec("MinAtar/Breakout-v1", spaces.Box(0, 1, (4, 10, 10), bool), spaces.Discrete(3), 2)
+    twins = [algo.make_agent(spec, algo.resolve_config({"preset": "minatar", "learning_starts": 10**9, "buffer_size": 500,
+                                                        "concurrent_passes": side}), 0, None)
+             for side in (True, False)]
+    assert twins[0]._side_passes is not None and twins[1]._side_passes is None
+    rng = np.random.default_rng(0)
+    for step in range(200):
+        obs, next_obs = rng.random((2, 2, 4, 10, 10)) < 0.1
+        transition = Transition(obs, rng.integers(3, size=2), rng.normal(size=2).astype(np.float32), next_obs,
+                                np.array([step % 50 == 49, False]), np.zeros(2, bool))
+        for agent in twins:
+            agent.observe(transition)
+    for _ in range(10):
+        assert twins[0].learn()["loss"] == twins[1].learn()["loss"]
+    for a, b in zip(twins[0].online.parameters(), twins[1].online.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_side_thread_is_used_where_a_pass_is_big_enough():
+    from gymnasium import spaces
+
+    from harness.nets import MinAtarCNN, NatureCNN, multiply_adds
+
+    # by hand: conv 20·20·32·(4·8·8) + 9·9·64·(32·4·4) + 7·7·64·(64·3·3), then 3136·512 and 512·4
+    nature = 12_800 * 256 + 5_184 * 512 + 3_136 * 576 + 3_136 * 512 + 512 * 4
+    assert multiply_adds(QNetwork(NatureCNN(), 4), torch.zeros(1, 4, 84, 84)) == nature
+    assert multiply_adds(MinAtarCNN(4, 10, 10), torch.zeros(1, 4, 10, 10)) == 8 * 8 * 16 * 4 * 9 + 1024 * 128
+    algo = get_algorithm("dqn")
+    config = algo.resolve_config({"preset": "nature", "buffer_size": 100})
+    atari = EnvSpec("ALE/Pong-v5", spaces.Box(0, 255, (4, 84, 84), np.uint8), spaces.Discrete(4), 1)
+    minatar = EnvSpec("MinAtar/Breakout-v1", spaces.Box(0, 1, (4, 10, 10), bool), spaces.Discrete(3), 1)
+    assert algo.make_agent(atari, config, 0, None)._side_passes is not None
+    assert algo.make_agent(minatar, config, 0, None)._side_passes is None
+    assert algo.make_agent(atari, dataclasses.replace(config, concurrent_passes=False), 0, None)._side_passes is None

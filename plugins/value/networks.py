@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -124,68 +123,6 @@ class QNetwork(nn.Module):
     def set_noisy(self, noisy: bool) -> None:
         for layer in self.noisy_layers:
             layer.noisy = noisy
-
-
-class NumpyQ:
-    """Scalar Q-values of an MLP :class:`QNetwork` computed in numpy from views of its parameters.
-
-    Why: acting needs one small forward pass per step, and for a CartPole-sized MLP torso most of its
-    cost in torch is per-call overhead (~70 µs against ~17 µs in numpy for one row on this machine's
-    CPU). The arrays share memory with the parameters, so every optimizer step and state load is
-    seen at once; nothing is copied. :meth:`mirror` returns None where this does not apply (a GPU,
-    noisy layers, distributional heads, IQN, a conv torso or another activation): the agent then acts
-    with torch.
-    """
-
-    def __init__(self, torso: list[tuple[np.ndarray, np.ndarray]], advantage: list[tuple[np.ndarray, np.ndarray]],
-                 value: list[tuple[np.ndarray, np.ndarray]] | None):
-        self.torso, self.advantage, self.value = torso, advantage, value
-
-    @staticmethod
-    def _linears(layers: list[nn.Module]) -> list[tuple[np.ndarray, np.ndarray]] | None:
-        """(Wᵀ, b) views of Linear-ReLU-...-Linear layers, or None for any other structure."""
-        views = []
-        for i, layer in enumerate(layers):
-            expected = nn.Linear if i % 2 == 0 else nn.ReLU
-            if type(layer) is not expected:
-                return None
-            if expected is nn.Linear:
-                views.append((layer.weight.detach().numpy().T, layer.bias.detach().numpy()))
-        return views
-
-    @classmethod
-    def mirror(cls, net: "QNetwork") -> "NumpyQ | None":
-        from harness.nets import MLP
-
-        params = list(net.parameters())
-        if (net.atoms != 1 or net.noisy_layers or net.iqn_embedding or not isinstance(net.torso, MLP)
-                or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params)):
-            return None
-        torso_layers = list(net.torso.net)
-        if len(torso_layers) % 2 or any(type(m) is not nn.ReLU for m in torso_layers[1::2]):
-            return None  # another activation
-        torso = cls._linears(torso_layers[:-1])
-        advantage = cls._linears(_as_list(net.advantage))
-        value = cls._linears(_as_list(net.value)) if net.value is not None else None
-        if torso is None or advantage is None or (net.value is not None and value is None):
-            return None
-        return cls(torso, advantage, value)
-
-    @staticmethod
-    def _forward(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]], relu_last: bool) -> np.ndarray:
-        for i, (weight_t, bias) in enumerate(layers):
-            x = x @ weight_t
-            x += bias
-            if relu_last or i < len(layers) - 1:
-                np.maximum(x, 0.0, out=x)
-        return x
-
-    def q_values(self, obs: np.ndarray) -> np.ndarray:
-        features = self._forward(np.asarray(obs, dtype=np.float32), self.torso, relu_last=True)
-        advantage = self._forward(features, self.advantage, relu_last=False)
-        if self.value is None:
-            return advantage
-        return self._forward(features, self.value, relu_last=False) + advantage - advantage.mean(axis=1, keepdims=True)
 
 
 def _as_list(module: nn.Module) -> list[nn.Module]:

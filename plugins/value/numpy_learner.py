@@ -181,6 +181,31 @@ class _NumpyQNet:
         return torso_grads + advantage_grads + value_grads
 
 
+class NumpyQ:
+    """Scalar Q-values of an MLP :class:`QNetwork` for acting, computed by the learner's numpy forward.
+
+    Why: acting needs one small forward pass per step, and for a CartPole-sized MLP torso most of its
+    cost in torch is per-call overhead (~70 µs against ~17 µs in numpy for one row on this machine's
+    CPU). The arrays share memory with the parameters, so every optimizer step and state load is
+    seen at once; nothing is copied. :meth:`mirror` returns None where this does not apply (a GPU,
+    noisy layers, distributional heads, IQN, a conv torso or another activation): the agent then acts
+    with torch.
+    """
+
+    def __init__(self, net: _NumpyQNet):
+        self.net = net
+
+    @classmethod
+    def mirror(cls, net: QNetwork) -> "NumpyQ | None":
+        if net.atoms != 1 or net.noisy_layers:
+            return None
+        mirrored = _NumpyQNet.of(net)
+        return cls(mirrored) if mirrored is not None else None
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        return self.net.forward(np.asarray(obs, dtype=np.float32))[..., 0]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
