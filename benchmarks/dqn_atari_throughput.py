@@ -68,10 +68,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--buffer-size", type=int, default=100_000)
-    parser.add_argument("--plain-threads", type=int, default=1,
-                        help="torch threads of the plain loop (CleanRL leaves torch's default: the core count)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of both loops: 1 as in the harness's suite workers; the core count "
+                             "as CleanRL leaves it and as `harness run --threads` sets it for a run that owns the machine")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     vec = f"harness, {args.num_envs} envs"
     sps: dict[str, list[float]] = {"plain": [], "harness, 1 env": [], vec: []}
     cpu_sps: dict[str, list[float]] = {name: [] for name in sps}
@@ -79,9 +80,7 @@ def main() -> None:
         for seed in range(1, args.repeats + 1):
             run = Args(seed=seed, total_timesteps=args.learning_starts + args.learning_steps,
                        learning_starts=args.learning_starts, buffer_size=args.buffer_size)
-            torch.set_num_threads(args.plain_threads)
             plain = plain_train(run)
-            torch.set_num_threads(1)
             sps["plain"].append(plain["learning_sps"])
             cpu_sps["plain"].append(plain["learning_cpu_sps"])
             for name, num_envs in (("harness, 1 env", 1), (vec, args.num_envs)):
@@ -92,8 +91,8 @@ def main() -> None:
                                                  for k, v in sps.items()) + " steps/s", flush=True)
     med = statistics.median
     print(f"\nALE/Breakout-v5 DQN, Nature settings, learning phase ({args.learning_steps:,} steps after "
-          f"{args.learning_starts:,}), {args.repeats} repeats, torch threads: plain {args.plain_threads}, harness 1 "
-          f"(and its side thread for the passes over s', harness/side_thread.py):")
+          f"{args.learning_starts:,}), {args.repeats} repeats, {args.threads} torch thread(s) in both loops "
+          f"(with 1, the harness's passes over s' run on its side thread, harness/side_thread.py):")
     for name, values in sps.items():
         ratio = med([v / p for v, p in zip(values, sps["plain"])])
         cpu_ratio = med([v / p for v, p in zip(cpu_sps[name], cpu_sps["plain"])])

@@ -25,12 +25,14 @@ def _match_threads(count: int) -> None:
 
 
 def side_thread() -> ThreadPoolExecutor | None:
-    """The process's helper thread, or None where only one core is usable (it would only add switches).
+    """The process's helper thread, or None where only one core is usable (it would only add switches)
+    or where torch already runs each operation on several threads (a run that owns the machine,
+    ``--threads 2``: its kernels use the other core themselves, which measured faster than a side pass).
 
     Made lazily and again after a fork: a forked child does not inherit the parent's threads.
     """
     global _executor
-    if len(os.sched_getaffinity(0)) < 2:
+    if len(os.sched_getaffinity(0)) < 2 or torch.get_num_threads() > 1:
         return None
     with _lock:
         if _executor is None or _executor[0] != os.getpid():
