@@ -19,10 +19,10 @@ import torch
 from harness.nets import multiply_adds, torso_for
 from harness.plugin import Agent, EnvSpec, PluginError, Transition, coerce
 from harness.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
+from harness.side_thread import side_thread
 from plugins.value.losses import categorical_projection, quantile_huber_loss, td_loss
 from plugins.value.networks import QNetwork
 from plugins.value.numpy_learner import NumpyLearner, NumpyQ
-from harness.side_thread import side_thread
 
 
 @dataclass
