@@ -8,7 +8,7 @@ What is checked is the learning agent's own return over the last 300k training s
 episodes), not a frozen snapshot's evaluation: on this budget the agent learns to run forward and
 collect the apples near its spawn point, but a frozen policy still walks into walls and stays there
 for much of an episode, so 20 evaluation episodes swing between random's level and 4x random
-(docs/maze.md, "Learning on a CI budget"). The issue's bar, evaluation ≥ 2-3x random, is not met reliably:
+(docs/maze.md, "Learning on a CI budget"). Evaluations ≥ 2-3x random are not reached reliably:
 the goal is never found on this budget, even by an a2c that observes its pose instead of pixels,
 unless an oracle count bonus drives its exploration (docs/maze.md, "What limits learning").
 """
