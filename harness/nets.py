@@ -51,7 +51,7 @@ class ConvTorso(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # converted on the uint8 frames: the cheapest place
             x = x.contiguous(memory_format=torch.channels_last)
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()  # in place on the new copy
         return self.fc(self.conv(x))
 
 

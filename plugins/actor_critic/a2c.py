@@ -81,7 +81,7 @@ class A2CAgent(Agent):
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """One LSTM step for a batch: advances ``state.core`` and returns (action, log π(action))."""
         core, state.core = self.net.step(obs, state.prev_action, state.prev_reward, state.core.masked(~state.first))
-        logits, _ = self.net.heads(core, self.head_gamma())
+        logits = self.net.policy_logits(core, self.head_gamma())
         if sample:
             action = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
         else:

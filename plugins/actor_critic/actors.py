@@ -135,7 +135,7 @@ def write_trajectory(net: RecurrentActorCritic, envs: Any, obs: np.ndarray, stat
     for t in range(length):
         obs_t = torch.as_tensor(obs)
         core, state.core = net.step(obs_t, state.prev_action, state.prev_reward, state.core)
-        logits, _ = net.heads(core)
+        logits = net.policy_logits(core)
         action = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
         next_obs, reward, terminated, truncated, info = envs.step(action.numpy())
         done = terminated | truncated

@@ -144,6 +144,10 @@ class RecurrentActorCritic(nn.Module):
         g = gamma_feature(gamma).reshape(1).to(core.dtype).expand(*core.shape[:-1], 1)
         return torch.cat([core, torch.relu(self.gamma_embedding(g))], dim=-1)
 
+    def policy_logits(self, core: torch.Tensor, gamma: torch.Tensor | None = None) -> torch.Tensor:
+        """The policy head alone: acting needs no value (with PopArt a float64 pass and its statistics)."""
+        return self.policy(self.head_input(core, gamma))
+
     def heads(self, core: torch.Tensor, gamma: torch.Tensor | None = None,
               task: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Policy logits and the unnormalized value."""
