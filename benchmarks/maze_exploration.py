@@ -29,6 +29,7 @@ import torch
 
 from harness.envs.maze import MazeConfig, MazeVectorEnv
 from harness.plugin import EnvSpec, Transition
+from harness.run import true_next_obs
 from plugins.actor_critic.a2c import A2CAgent, A2CConfig
 
 LEVEL = "nav_maze_static_01"
@@ -73,7 +74,7 @@ def run(arm: str, steps: int, seed: int, beta: float, report: int, num_envs: int
         action = agent.act(obs)
         next_obs, reward, terminated, truncated, info = env.step(action)
         done = terminated | truncated
-        true_next = np.where(done[:, None], info["final_obs"], next_obs) if done.any() else next_obs
+        true_next = true_next_obs(next_obs, done, info)
         learn_reward = reward
         if arm == "count":  # after the step: the pose reached (before any reset, which is rare)
             heading_bin = (env.heading / (2 * math.pi) * HEADING_BINS).astype(np.int64) % HEADING_BINS
