@@ -158,6 +158,10 @@ def test_family_validates_ids_and_options_and_declares_the_protocol():
     protocol = FAMILY.protocol("Maze/nav_maze_static_01", {})
     assert protocol["frame_skip"] == 4 and protocol["episode_frames"] == 3600 and len(protocol["action_set"]) == 8
     assert FAMILY.frames_per_step("Maze/nav_maze_static_01", {"frame_skip": 2}) == 2
+    # the layout itself is fingerprinted: levels on one map share it, other maps (or none) differ
+    layouts = {level: FAMILY.protocol(f"Maze/{level}", {})["map_sha256"] for level in TASKS}
+    assert layouts["nav_maze_static_01"] == layouts["nav_maze_random_goal_01"] != layouts["nav_maze_static_02"]
+    assert layouts["explore_goal_locations_small"] is None and len(set(layouts.values())) == 5
 
 
 def test_the_labyrinth_suite_declares_every_level():

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from harness.envs.maze.references import SUITE_PATH, episode_returns, load_references, update_suite
+from harness.envs.maze.references import (SUITE_PATH, SUITES_DIR, episode_returns, load_references, update_suite,
+                                          update_suites)
 from harness.envs.maze.tasks import TASKS
 from harness.suite import load_suite
 from plugins.actor_critic import a2c, unreal
@@ -37,6 +38,18 @@ def test_the_suite_file_carries_the_shipped_references(tmp_path):
     copy.write_text(original.replace("high = ", "high = 1"))  # spoil every reference
     assert update_suite(SHIPPED, copy) == list(TASKS)
     assert copy.read_text() == original
+
+
+def test_writing_references_updates_every_suite_that_declares_the_levels_and_no_other(tmp_path):
+    originals = {name: (SUITES_DIR / name).read_text() for name in ("labyrinth.toml", "labyrinth_aux.toml", "classic.toml")}
+    for name, text in originals.items():
+        (tmp_path / name).write_text(text.replace("high = ", "high = 1"))  # spoil every reference
+    updated = update_suites(SHIPPED, tmp_path)
+    assert {path.name: len(levels) for path, levels in updated.items()} == {"labyrinth.toml": len(TASKS),
+                                                                           "labyrinth_aux.toml": 2}
+    for name in ("labyrinth.toml", "labyrinth_aux.toml"):
+        assert (tmp_path / name).read_text() == originals[name]
+    assert (tmp_path / "classic.toml").read_text() == originals["classic.toml"].replace("high = ", "high = 1")
 
 
 def test_the_actor_critic_maze_benchmark_carries_the_shipped_references_and_its_settings_resolve():

@@ -7,13 +7,15 @@ Options (a suite's ``env_options``): ``width``, ``height`` (observation size, de
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any, Mapping
 
 from harness.envs.maze.env import ACTION_NAMES, MazeConfig, MazeEnv, MazeVectorEnv
+from harness.envs.maze.levels import load_map
 from harness.envs.maze.tasks import TASKS
 
 PREFIX = "Maze/"
-VERSION = 1  # bump when dynamics, rendering or rewards change what a score means
+VERSION = 2  # bump when dynamics, rendering or rewards change what a score means (2: apples along the corridors of nav_maze_01)
 _OPTION_TYPES = {"width": int, "height": int, "frame_skip": int, "episode_frames": int, "fov_degrees": (int, float)}
 
 
@@ -50,8 +52,11 @@ class MazeFamily:
     def protocol(self, env_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
         config = config_from(options)
         task = TASKS[level_of(env_id)]
+        # the map's own text is part of the protocol: an edited layout never passes for the old one
+        layout = hashlib.sha256(load_map(task.map_name).to_text().encode()).hexdigest()[:16] if task.map_name else None
         return {"version": VERSION, "level": task.name, **dataclasses.asdict(config),
-                "episode_frames": config.episode_frames or task.episode_frames, "action_set": list(ACTION_NAMES)}
+                "episode_frames": config.episode_frames or task.episode_frames, "action_set": list(ACTION_NAMES),
+                "map_sha256": layout}
 
     def frames_per_step(self, env_id: str, options: Mapping[str, Any]) -> int:
         return config_from(options).frame_skip

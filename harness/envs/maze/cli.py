@@ -20,13 +20,13 @@ def references_command(
     level: Optional[list[str]] = typer.Option(None, "--level", "-l", help="Level(s) to compute (default: all)."),
     episodes: int = typer.Option(10, help="Episodes per level and policy."),
     seed: int = typer.Option(0, help="Seed of episode 0 (episode i uses [seed, i])."),
-    write: bool = typer.Option(False, "--write", help="Write the shipped JSON and the suite's reference lines."),
+    write: bool = typer.Option(False, "--write", help="Write the shipped JSON and the reference lines of every suite declaring the levels."),
 ) -> None:
     """Recompute random and oracle reference scores per level and print them (optionally ship them)."""
     from rich.console import Console
     from rich.table import Table
 
-    from harness.envs.maze.references import (REFERENCES_PATH, SUITE_PATH, compute_references, update_suite,
+    from harness.envs.maze.references import (REFERENCES_PATH, SUITES_DIR, compute_references, update_suites,
                                               write_references)
     from harness.envs.maze.tasks import TASKS
 
@@ -46,8 +46,9 @@ def references_command(
                 raise typer.BadParameter("--write with --level must use the shipped file's --episodes and --seed")
             data["levels"] = {**shipped["levels"], **data["levels"]}
         write_references(data)
-        updated = update_suite(data) if SUITE_PATH.exists() else []
-        console.print(f"wrote {REFERENCES_PATH} and {len(updated)} reference line(s) in {SUITE_PATH}")
+        updated = update_suites(data) if SUITES_DIR.is_dir() else {}
+        lines = ", ".join(f"{len(levels)} in {path.name}" for path, levels in updated.items()) or "none"
+        console.print(f"wrote {REFERENCES_PATH}; suite reference lines updated: {lines}")
 
 
 @maze_app.command("picture")

@@ -20,7 +20,8 @@ from harness.envs.maze.oracle import Oracle
 from harness.envs.maze.tasks import TASKS
 
 REFERENCES_PATH = Path(__file__).resolve().parent / "references.json"
-SUITE_PATH = Path(__file__).resolve().parents[3] / "suites" / "labyrinth.toml"
+SUITES_DIR = Path(__file__).resolve().parents[3] / "suites"
+SUITE_PATH = SUITES_DIR / "labyrinth.toml"
 POLICIES = ("random", "oracle")
 
 
@@ -87,5 +88,12 @@ def update_suite(data: dict, path: Path = SUITE_PATH) -> list[str]:
         text, count = pattern.subn(lambda m: m.group(1) + reference_line(level, entry, data), text)
         if count:
             updated.append(level)
-    path.write_text(text)
+    if updated:
+        path.write_text(text)
     return updated
+
+
+def update_suites(data: dict, directory: Path = SUITES_DIR) -> dict[Path, list[str]]:
+    """:func:`update_suite` on every suite file in ``directory`` that declares one of the levels."""
+    changed = {path: update_suite(data, path) for path in sorted(directory.glob("*.toml"))}
+    return {path: levels for path, levels in changed.items() if levels}
