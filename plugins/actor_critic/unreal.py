@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from harness.plugin import Algorithm, EnvSpec, PluginError, Transition
-from plugins.actor_critic.a2c import A2CAgent, A2CConfig, SEARCH_SPACE
+from plugins.actor_critic.a2c import LABYRINTH_PRESET, SEARCH_SPACE, A2CAgent, A2CConfig
 from plugins.actor_critic.core import RecurrentActorCritic
 from plugins.actor_critic.pixel_control import PixelControlHead, pixel_change_rewards, pixel_control_loss
 from plugins.actor_critic.replay import SequenceReplay, to_torch
@@ -163,6 +163,6 @@ unreal = Algorithm(
     make_agent=UnrealAgent,
     observations=("image", "vector"),
     actions=("discrete",),
-    presets={"labyrinth": {"lstm_size": 256, "lr": 3e-4, "max_grad_norm": 40.0, "entropy_cost": 0.005}},
+    presets={"labyrinth": LABYRINTH_PRESET},
     search_space={**SEARCH_SPACE, "pixel_control_weight": ("log_float", 0.01, 0.1)},
 )
