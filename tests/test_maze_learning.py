@@ -31,7 +31,7 @@ OPTIONS = {"width": 42, "height": 42}
 # UNREAL differs from A2C only by its auxiliary tasks, all three on), gradient clip 40, entropy cost
 # 0.01. PopArt divides the small advantages of sparse rewards by the targets' scale: without it the
 # entropy bonus swamps the policy gradient and the policy stays uniform (docs/maze.md)
-A2C_HYPER = UNREAL_HYPER = dict(LABYRINTH_PRESET)
+HYPER = dict(LABYRINTH_PRESET)
 
 
 @dataclass(frozen=True)
@@ -83,18 +83,18 @@ def check_learns(seed: int, tmp_path, algorithm: str, hyper: dict, bar: Bar) -> 
 
 @pytest.mark.learning
 def test_unreal_learns_nav_maze_static_01(tmp_path):
-    check_learns(0, tmp_path, "unreal", UNREAL_HYPER, UNREAL_BAR)
+    check_learns(0, tmp_path, "unreal", HYPER, UNREAL_BAR)
 
 
 @pytest.mark.learning
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_unreal_on_more_seeds(seed, tmp_path):
-    check_learns(seed, tmp_path, "unreal", UNREAL_HYPER, UNREAL_BAR)
+    check_learns(seed, tmp_path, "unreal", HYPER, UNREAL_BAR)
 
 
 @pytest.mark.learning
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a2c_learns_nav_maze_static_01(seed, tmp_path):
-    check_learns(seed, tmp_path, "a2c", A2C_HYPER, A2C_BAR)
+    check_learns(seed, tmp_path, "a2c", HYPER, A2C_BAR)
