@@ -7,7 +7,7 @@ the spread a learner must clear, as multiples of random's mean.
 
 UNREAL runs 1.2M steps in CI (about 9 minutes on one core): over the second half its own return must be
 at least 2.5x random's, and the final frozen policy must score at least 2x random. On seed 0 it
-scores 17.2 and 32.3: above 19, the apples of one pass, it reaches the goal. A2C's slow-tier bar is
+scores 17.2 and 32.3; a frozen score above 19, the apples of one pass, means it reaches the goal. A2C's slow-tier bar is
 2x random over 600k steps, i.e. collecting apples (docs/maze.md, "Learning on a CI budget").
 """
 
