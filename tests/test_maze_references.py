@@ -41,7 +41,8 @@ def test_the_suite_file_carries_the_shipped_references(tmp_path):
 
 
 def test_writing_references_updates_every_suite_that_declares_the_levels_and_no_other(tmp_path):
-    originals = {name: (SUITES_DIR / name).read_text() for name in ("labyrinth.toml", "labyrinth_aux.toml", "classic.toml")}
+    names = ("labyrinth.toml", "labyrinth_aux.toml", "classic.toml")
+    originals = {name: (SUITES_DIR / name).read_text() for name in names}
     for name, text in originals.items():
         (tmp_path / name).write_text(text.replace("high = ", "high = 1"))  # spoil every reference
     updated = update_suites(SHIPPED, tmp_path)

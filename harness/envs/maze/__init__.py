@@ -15,7 +15,7 @@ from harness.envs.maze.levels import load_map
 from harness.envs.maze.tasks import TASKS
 
 PREFIX = "Maze/"
-VERSION = 2  # bump when dynamics, rendering or rewards change what a score means (2: apples along the corridors of nav_maze_01)
+VERSION = 2  # bump when dynamics, rendering or rewards change what a score means (2: apples line nav_maze_0x)
 _OPTION_TYPES = {"width": int, "height": int, "frame_skip": int, "episode_frames": int, "fov_degrees": (int, float)}
 
 

@@ -20,7 +20,8 @@ def references_command(
     level: Optional[list[str]] = typer.Option(None, "--level", "-l", help="Level(s) to compute (default: all)."),
     episodes: int = typer.Option(10, help="Episodes per level and policy."),
     seed: int = typer.Option(0, help="Seed of episode 0 (episode i uses [seed, i])."),
-    write: bool = typer.Option(False, "--write", help="Write the shipped JSON and the reference lines of every suite declaring the levels."),
+    write: bool = typer.Option(False, "--write",
+                               help="Write the shipped JSON and the reference lines of every suite declaring the levels."),
 ) -> None:
     """Recompute random and oracle reference scores per level and print them (optionally ship them)."""
     from rich.console import Console
