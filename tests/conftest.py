@@ -32,3 +32,10 @@ def harness_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
 @pytest.fixture
 def cli():
     return harness_cli
+
+
+def pytest_collection_modifyitems(items):
+    """Learning tests first (a stable sort), longest-first scheduling for the two xdist workers: the
+    9-minute maze test, collected near the end, otherwise starts late and becomes the suite's tail."""
+    longest = "test_maze_learning.py"
+    items.sort(key=lambda item: (item.get_closest_marker("learning") is None, item.path.name != longest))
