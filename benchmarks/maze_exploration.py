@@ -13,8 +13,8 @@ is left is reinforcement learning. Two arms:
 Every ``--report`` steps it prints the mean return and goal visits of the last 32 finished
 episodes. docs/maze.md ("Why apples line the corridors") reports runs: on the first version of the
 map (6 apples near the spawn points) ``plain`` never found the goal and ``count`` learned the route
-by about 1M steps; on the current map, apples along the corridors, ``plain`` learns it by 300-400k. Pose observations skip rendering, so
-a million steps take about three minutes on one core.
+by about 1M steps; on the current map, apples along the corridors, ``plain`` learns it by 300-400k.
+Pose observations skip rendering, so a million steps take about three minutes on one core.
 
     python benchmarks/maze_exploration.py [--steps 1200000] [--seed 0] [--beta 0.3] [--arms plain count]
 """
