@@ -23,10 +23,10 @@ demo: $(STAMP)
 	$(BIN)/harness report quickstart --out results/quickstart/report
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --timeout 900 --durations=25 -m "not slow" tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal --timeout 900 --durations=25 -m "not slow" tests $(PYTEST_ARGS)
 
 test-learning: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --timeout 3600 --durations=25 tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal --timeout 3600 --durations=25 tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

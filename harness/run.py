@@ -78,7 +78,7 @@ class RunSpec:
             "seed": self.seed,
             "task": {"id": task.id, "family": task.env.family, "env": task.env.env_id,
                      "env_options": task.env.kwargs, "budget": task.budget, "num_envs": task.num_envs,
-                     "checkpoint_every": task.checkpoint_every, "eval": dataclasses.asdict(task.eval),
+                     "checkpoint_every": task.checkpoint_every, "eval": task.eval.record(),
                      "reference": dataclasses.asdict(task.reference) if task.reference else None},
             "protocol": protocol,
             "fingerprint": fingerprint(protocol),
@@ -322,11 +322,12 @@ class Runner:
             for logger in fabric.loggers:
                 logger.finalize("success")
         resumed_from = checkpoint["step"] if checkpoint else 0
-        if state.step < task.budget:  # stopped at stop_at: the last checkpoint is at this very step
+        if state.step < task.budget and not state.solved:  # stopped at stop_at: checkpointed at this step
             run.write_status("paused", step=state.step, budget=task.budget, resumed_from=resumed_from)
             return RunResult(self.run_id, run.path, "paused", run.read_metrics(), resumed_from=resumed_from)
+        solved = {"solved_at": state.step} if state.solved else {}  # eval.stop_return reached
         run.write_status("done", step=state.step, budget=task.budget, wall_time=state.wall_time,
-                         resumed_from=resumed_from)
+                         resumed_from=resumed_from, **solved)
         return RunResult(self.run_id, run.path, "done", run.read_metrics(), resumed_from=resumed_from)
 
     # ------------------------------------------------------------------------------- the loop
@@ -339,7 +340,7 @@ class Runner:
         last_report_step = state.step
         sums, counts = state.metric_sums, state.metric_counts
         limit = budget if self.stop_at is None else min(budget, self.stop_at)
-        while state.step < limit:
+        while state.step < limit and not state.solved:
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, info = envs.step(action)
             done = terminated | truncated
@@ -368,6 +369,8 @@ class Runner:
             if state.step >= state.next_eval or state.step >= budget:
                 state.wall_time = time.perf_counter() - started
                 self._evaluate(agent, eval_envs, state, fabric)
+                stop_return = task.eval.stop_return
+                state.solved = stop_return is not None and state.rows[-1]["return_mean"] >= stop_return
                 self._checkpoint(agent, envs, obs, state)
             elif state.step >= state.next_checkpoint or state.step >= limit:
                 state.wall_time = time.perf_counter() - started
@@ -437,6 +440,7 @@ class LoopState:
     metric_sums: dict[str, float]
     metric_counts: dict[str, int]
     rows: list[dict[str, Any]]
+    solved: bool = False  # an evaluation reached the task's eval.stop_return: the run is over
 
     @classmethod
     def fresh(cls, task: Task) -> "LoopState":
@@ -447,7 +451,7 @@ class LoopState:
     @classmethod
     def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> "LoopState":
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: checkpoint[k] for k in fields})
+        return cls(**{k: checkpoint[k] for k in fields if k in checkpoint})  # older checkpoints lack solved
 
     def to_checkpoint(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

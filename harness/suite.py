@@ -10,7 +10,7 @@ A suite declares tasks and the defaults they override::
     budget = 100_000              # environment steps per run (summed over vectorized envs)
     num_envs = 1                  # training environments per run
     checkpoint_every = 10_000     # steps between checkpoints (evaluations also checkpoint)
-    eval = { every = 5_000, episodes = 10, epsilon = 0.0, num_envs = 5 }
+    eval = { every = 5_000, episodes = 10, epsilon = 0.0, num_envs = 5 }   # optional: stop_return = 475.0
     hyper.dqn = { preset = "classic" }      # per-algorithm preset and hyperparameters
 
     [[tasks]]
@@ -23,7 +23,7 @@ Every error names the file, the field and what is allowed.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,6 +42,17 @@ class EvalProtocol:
     epsilon: float = 0.0
     num_envs: int = 1
     final: bool = True  # evaluate once more at the end of the budget
+    # End the run, as done, at the first evaluation whose mean return reaches this ("solved"). A
+    # test of "reaches X within the budget" then stops paying for the budget once it has passed.
+    stop_return: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The protocol as recorded in a run's config; an unset ``stop_return`` is left out, so runs
+        declared before the field existed keep their run ids."""
+        record = asdict(self)
+        if self.stop_return is None:
+            del record["stop_return"]
+        return record
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,8 @@ _BOOL = ((bool,), "true or false")
 _TABLE = ((dict,), "a table")
 
 SUITE_FIELDS = {"name": _STR, "description": _STR}
-EVAL_FIELDS = {"every": _POS_INT, "episodes": _POS_INT, "epsilon": _FLOAT, "num_envs": _POS_INT, "final": _BOOL}
+EVAL_FIELDS = {"every": _POS_INT, "episodes": _POS_INT, "epsilon": _FLOAT, "num_envs": _POS_INT, "final": _BOOL,
+               "stop_return": _FLOAT}
 REFERENCE_FIELDS = {"low": _FLOAT, "high": _FLOAT, "kind": _STR, "source": _STR}
 COMMON_FIELDS = {"budget": _POS_INT, "num_envs": _POS_INT, "checkpoint_every": _POS_INT, "eval": _TABLE,
                  "hyper": _TABLE, "family": _STR, "env_options": _TABLE}
@@ -182,6 +194,8 @@ def _parse_task(raw: Mapping[str, Any], defaults: Mapping[str, Any], where: str,
     eval_table = {**defaults.get("eval", {}), **raw.get("eval", {})}
     for source, table in (("defaults.eval.", defaults.get("eval", {})), (where + "eval.", raw.get("eval", {}))):
         _check_fields(table, EVAL_FIELDS, source, path)
+    if "stop_return" in eval_table:
+        eval_table["stop_return"] = float(eval_table["stop_return"])
     evaluation = EvalProtocol(**eval_table)
     if not 0.0 <= evaluation.epsilon <= 1.0:
         raise SuiteError(f"{path}: {where}eval.epsilon: must be in [0, 1], got {evaluation.epsilon}")

@@ -35,7 +35,8 @@ def cli():
 
 
 def pytest_collection_modifyitems(items):
-    """Learning tests first (a stable sort), longest-first scheduling for the two xdist workers: the
-    9-minute maze test, collected near the end, otherwise starts late and becomes the suite's tail."""
+    """Learning tests first (a stable sort), longest first: the 9-minute maze test, collected near the
+    end, otherwise starts late and becomes the suite's tail. The Makefile's ``--dist worksteal`` lets an
+    idle xdist worker take queued tests from a busy one, so the short tests fill in behind them."""
     longest = "test_maze_learning.py"
     items.sort(key=lambda item: (item.get_closest_marker("learning") is None, item.path.name != longest))

@@ -20,6 +20,8 @@ CASES = {
                         ["tasks[0].budget: must be a positive integer"]),
     "unknown eval key": ("[defaults]\neval = { evry = 100 }\n[[tasks]]\n" + GOOD_TASK, "dqn",
                          ["defaults.eval.evry: unknown key", "allowed: every, episodes, epsilon"]),
+    "stop_return not a number": ("[[tasks]]\n" + GOOD_TASK + 'eval = { stop_return = "high" }\n', "dqn",
+                                 ["tasks[0].eval.stop_return: must be a number", "'high'"]),
     "unknown environment": ('[[tasks]]\nid = "CartPol-v1"\n', "dqn",
                             ["tasks[0].env: unknown gymnasium environment 'CartPol-v1'", "did you mean CartPole-v1"]),
     "unknown family": ("[[tasks]]\n" + GOOD_TASK + 'family = "atarii"\n', "dqn",
