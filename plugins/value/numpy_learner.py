@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from plugins.value import learner_kernels
 from plugins.value.networks import NoisyLinear, QNetwork, _as_list
 
 
@@ -206,34 +207,11 @@ class NumpyQ:
         return self.net.forward(np.asarray(obs, dtype=np.float32))[..., 0]
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def categorical_projection_np(next_probs: np.ndarray, reward: np.ndarray, discount: np.ndarray,
-                              support: np.ndarray) -> np.ndarray:
-    """:func:`plugins.value.losses.categorical_projection` in numpy (same arithmetic)."""
-    v_min, v_max = support[0], support[-1]
-    k = support.size
-    delta = (v_max - v_min) / np.float32(k - 1)
-    target_z = np.clip(reward[:, None] + discount[:, None] * support[None, :], v_min, v_max)
-    b = (target_z - v_min) / delta
-    lower, upper = np.floor(b), np.ceil(b)
-    w_lower = upper - b + (lower == upper)
-    w_upper = b - lower
-    offset = (np.arange(next_probs.shape[0]) * k)[:, None]
-    size = next_probs.size
-    projected = np.bincount((lower.astype(np.int64) + offset).ravel(), (next_probs * w_lower).ravel(), size)
-    projected += np.bincount((upper.astype(np.int64) + offset).ravel(), (next_probs * w_upper).ravel(), size)
-    return projected.astype(np.float32).reshape(next_probs.shape)
-
-
 class NumpyLearner:
     """One update of :meth:`ValueAgent.learn` for MLP Q-networks, in numpy (see the module docstring).
 
     Adam runs on one flat vector: the online parameters, and the optimizer's ``exp_avg`` and
-    ``exp_avg_sq`` states, are views into three flat buffers, so a step is a handful of numpy calls
+    ``exp_avg_sq`` states, are views into three flat buffers, so a step is one compiled pass
     whatever the number of parameter tensors. The torch optimizer's state is those views (its step
     counts too), so its ``state_dict`` is always current; after it loads a state dict,
     :meth:`adopt_optimizer_state` copies the loaded state back into the flat buffers.
@@ -334,42 +312,22 @@ class NumpyLearner:
 
     def _c51_loss(self, logits, online_next, target_out, rows, reward, discount, cfg):
         """Cross-entropy against the projected target distribution; d/dz = softmax(z)·Σt − t."""
-        next_probs = _softmax(target_out)
-        chooser = _softmax(online_next) if online_next is not None else next_probs
-        best = (chooser * self.support).sum(axis=-1).argmax(axis=1)
-        target = categorical_projection_np(next_probs[rows, best], reward, discount, self.support)
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        per_sample = -(target * log_probs).sum(axis=-1)
-        return per_sample, np.exp(log_probs) * target.sum(axis=-1, keepdims=True) - target
+        chooser = online_next if online_next is not None else target_out
+        return learner_kernels.c51_loss(np.ascontiguousarray(logits), chooser, target_out, reward, discount,
+                                        self.support)
 
     @staticmethod
     def _qr_loss(quantiles, online_next, target_out, rows, reward, discount, cfg):
         """Quantile Huber loss (sum over the N online quantiles, mean over the M targets)."""
         best = (online_next if online_next is not None else target_out).mean(axis=-1).argmax(axis=1)
         target = reward[:, None] + discount[:, None] * target_out[rows, best]
-        n, kappa = quantiles.shape[1], np.float32(cfg.kappa)
-        taus = ((np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n))[None, :, None]
-        u = target[:, None, :] - quantiles[:, :, None]  # (B, N, M)
-        quadratic = np.abs(u) <= kappa
-        huber = np.where(quadratic, 0.5 * u * u, kappa * (np.abs(u) - 0.5 * kappa))
-        weight = np.abs(taus - (u < 0))
-        per_sample = (weight * huber / kappa).sum(axis=1).mean(axis=1)
-        slope = np.where(quadratic, u, kappa * np.sign(u))  # d huber / du, and du / dquantile = -1
-        return per_sample, -(weight * slope / kappa).mean(axis=2)
+        return learner_kernels.quantile_huber_loss(np.ascontiguousarray(quantiles), target, float(cfg.kappa))
 
     def _adam(self) -> None:
-        """torch.optim.Adam's step (the same formula, non-fused) on the flat buffers."""
+        """torch.optim.Adam's step (the same formula) on the flat buffers, in one compiled pass."""
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
-        grad, exp_avg, exp_avg_sq = self.grad, self.arrays["exp_avg"], self.arrays["exp_avg_sq"]
         self.steps_array += 1
-        step = float(self.steps_array[0])
-        exp_avg += (grad - exp_avg) * np.float32(1 - beta1)
-        exp_avg_sq *= np.float32(beta2)
-        exp_avg_sq += np.float32(1 - beta2) * grad * grad
-        step_size = group["lr"] / (1 - beta1 ** step)
-        denom = np.sqrt(exp_avg_sq)
-        denom /= np.float32(math.sqrt(1 - beta2 ** step))
-        denom += np.float32(group["eps"])
-        self.arrays["param"] -= np.float32(step_size) * exp_avg / denom
+        learner_kernels.adam(self.arrays["param"], self.grad, self.arrays["exp_avg"], self.arrays["exp_avg_sq"],
+                             float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                             float(self.steps_array[0]))

@@ -1,0 +1,121 @@
+"""Compiled loops of :class:`plugins.value.numpy_learner.NumpyLearner`: Adam, and C51's target and loss.
+
+Why: both are elementwise work that numpy spreads over ~10 (Adam) and ~25 (C51) calls, each a pass
+over memory plus ~2 µs of dispatch. Rainbow's CartPole update spent 0.15 ms in Adam (its noisy layers
+double the parameters) and 0.21 ms in the C51 loss, a quarter of the update. One pass each computes
+the same formulas in the same float32 arithmetic (``tests/test_value.py`` compares them with torch).
+``error_model="numpy"`` lets a division skip Python's zero check, so that LLVM vectorizes the loops:
+with the check, Adam ran 1.5x slower than numpy's calls; without it, 5x faster (75k parameters).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, error_model="numpy")
+def adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, lr: float,
+         beta1: float, beta2: float, eps: float, step: float) -> None:
+    """torch.optim.Adam's step (no weight decay, not amsgrad), in place on flat float32 buffers."""
+    one_minus_beta1 = np.float32(1.0 - beta1)
+    beta2_32, one_minus_beta2 = np.float32(beta2), np.float32(1.0 - beta2)
+    step_size = np.float32(lr / (1.0 - beta1 ** step))
+    bias_correction2_sqrt = np.float32(math.sqrt(1.0 - beta2 ** step))
+    eps32 = np.float32(eps)
+    for i in range(param.shape[0]):
+        g = grad[i]
+        m = exp_avg[i] + (g - exp_avg[i]) * one_minus_beta1
+        v = exp_avg_sq[i] * beta2_32 + one_minus_beta2 * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        param[i] -= step_size * m / (np.sqrt(v) / bias_correction2_sqrt + eps32)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _log_softmax(logits: np.ndarray, out: np.ndarray) -> None:
+    top = logits.max()
+    total = 0.0
+    for j in range(logits.shape[0]):
+        total += math.exp(logits[j] - top)
+    log_total = np.float32(math.log(total))
+    for j in range(logits.shape[0]):
+        out[j] = logits[j] - top - log_total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def c51_loss(logits: np.ndarray, chooser: np.ndarray, target_out: np.ndarray, reward: np.ndarray,
+             discount: np.ndarray, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample cross-entropy of the online logits of the taken actions (B, K) against the
+    categorical projection of the target distribution at a* = argmax_a E[Z(s', a)] (a* chosen on
+    ``chooser``'s logits: the online network's for double Q-learning, else the target's), and its
+    gradient with respect to those logits: softmax(z)·Σt − t."""
+    batch, actions, atoms = target_out.shape
+    v_min, v_max = support[0], support[atoms - 1]
+    delta = (v_max - v_min) / np.float32(atoms - 1)
+    per_sample = np.empty(batch, dtype=np.float32)
+    grad = np.empty((batch, atoms), dtype=np.float32)
+    log_probs = np.empty(atoms, dtype=np.float32)
+    projected = np.empty(atoms, dtype=np.float64)
+    for b in range(batch):
+        best, best_q = 0, -np.inf
+        for a in range(actions):
+            _log_softmax(chooser[b, a], log_probs)
+            q = np.float32(0.0)
+            for j in range(atoms):
+                q += np.float32(math.exp(log_probs[j])) * support[j]
+            if q > best_q:  # the first of equal maxima, as argmax
+                best, best_q = a, q
+        _log_softmax(target_out[b, best], log_probs)
+        projected[:] = 0.0
+        for j in range(atoms):
+            p = np.float32(math.exp(log_probs[j]))
+            target_z = min(max(reward[b] + discount[b] * support[j], v_min), v_max)
+            position = (target_z - v_min) / delta
+            lower, upper = np.float32(math.floor(position)), np.float32(math.ceil(position))
+            w_lower = upper - position + (np.float32(1.0) if lower == upper else np.float32(0.0))
+            projected[int(lower)] += p * w_lower
+            projected[int(upper)] += p * (position - lower)
+        _log_softmax(logits[b], log_probs)
+        loss, mass = 0.0, 0.0
+        for j in range(atoms):
+            t = np.float32(projected[j])
+            loss -= t * log_probs[j]
+            mass += t
+        per_sample[b] = loss
+        for j in range(atoms):
+            grad[b, j] = np.float32(math.exp(log_probs[j])) * np.float32(mass) - np.float32(projected[j])
+    return per_sample, grad
+
+
+@numba.njit(cache=True, error_model="numpy")
+def quantile_huber_loss(quantiles: np.ndarray, target: np.ndarray, kappa: float) -> tuple[np.ndarray, np.ndarray]:
+    """QR-DQN's loss of the taken actions' N quantiles (B, N) against M target samples (B, M): the
+    quantile Huber loss summed over the quantiles and averaged over the targets, and its gradient
+    with respect to the quantiles."""
+    batch, n = quantiles.shape
+    m = target.shape[1]
+    kappa32 = np.float32(kappa)
+    half_kappa = np.float32(0.5) * kappa32
+    per_sample = np.empty(batch, dtype=np.float32)
+    grad = np.empty((batch, n), dtype=np.float32)
+    for b in range(batch):
+        loss = 0.0
+        for i in range(n):
+            tau = (np.float32(i) + np.float32(0.5)) / np.float32(n)
+            loss_i, slope_i = 0.0, 0.0
+            for k in range(m):
+                u = target[b, k] - quantiles[b, i]
+                weight = abs(tau - (np.float32(1.0) if u < 0 else np.float32(0.0)))
+                if abs(u) <= kappa32:
+                    huber, slope = np.float32(0.5) * u * u, u
+                else:
+                    huber, slope = kappa32 * (abs(u) - half_kappa), kappa32 * np.sign(u)
+                loss_i += weight * huber / kappa32
+                slope_i += weight * slope / kappa32
+            loss += loss_i
+            grad[b, i] = -np.float32(slope_i / m)
+        per_sample[b] = loss / m
+    return per_sample, grad
