@@ -1,7 +1,8 @@
-"""Compiled loops of :class:`plugins.value.numpy_learner.NumpyLearner`: Adam, and C51's target and loss.
+"""Compiled loops of :class:`plugins.value.numpy_learner.NumpyLearner`: Adam, C51's target and loss,
+and QR-DQN's quantile Huber loss.
 
-Why: both are elementwise work that numpy spreads over ~10 (Adam) and ~25 (C51) calls, each a pass
-over memory plus ~2 µs of dispatch. Rainbow's CartPole update spent 0.15 ms in Adam (its noisy layers
+Why: all three are elementwise work that numpy spreads over ~10 (Adam) to ~25 (C51) calls, each a
+pass over memory plus ~2 µs of dispatch. Rainbow's CartPole update spent 0.15 ms in Adam (its noisy layers
 double the parameters) and 0.21 ms in the C51 loss, a quarter of the update. One pass each computes
 the same formulas in the same float32 arithmetic (``tests/test_value.py`` compares them with torch).
 ``error_model="numpy"`` lets a division skip Python's zero check, so that LLVM vectorizes the loops:
