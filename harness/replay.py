@@ -58,13 +58,13 @@ class SumTree:
 
 
 def _kernels() -> Any:
-    """The sum-tree's compiled loops (numba, cached on disk), imported on first use so that runs
-    without prioritized replay do not pay for numba's import. Why compiled: the vectorized numpy
-    version walks the tree's ~16 levels with ~6 calls each, 0.2-0.5 ms per batch, a sixth of a
-    CartPole Rainbow update; these loops take microseconds."""
-    from harness import sum_tree_kernels
+    """The replay's compiled loops (numba, cached on disk), imported on first use so that runs
+    without prioritized replay or n-step returns do not pay for numba's import. Why compiled: the
+    vectorized numpy version walks the tree's ~16 levels with ~6 calls each, 0.2-0.5 ms per batch, a
+    sixth of a CartPole Rainbow update; these loops take microseconds."""
+    from harness import replay_kernels
 
-    return sum_tree_kernels
+    return replay_kernels
 
 
 @dataclass
@@ -207,18 +207,9 @@ class ReplayBuffer:
             reward = self.reward[rows, cols]
             discount = np.where(self.terminated[rows, cols], 0.0, gamma).astype(np.float32)
             boot = rows + 1
-        else:
-            window = (rows[:, None] + np.arange(n)) % self.rows
-            ended = self.ended[window, cols[:, None]]
-            # steps taken: up to and including the first episode end in the window
-            before_end = np.cumsum(ended, axis=1) - ended  # ends strictly before step j
-            inside = before_end == 0
-            steps = inside.sum(axis=1)
-            powers = gamma ** np.arange(n, dtype=np.float64)
-            reward = (self.reward[window, cols[:, None]] * inside * powers).sum(axis=1).astype(np.float32)
-            last = (rows + steps - 1) % self.rows
-            discount = np.where(self.terminated[last, cols], 0.0, gamma ** steps).astype(np.float32)
-            boot = rows + steps
+        else:  # up to n steps, up to and including the first episode end in the window
+            reward, discount, boot = _kernels().n_step_returns(self.reward, self.terminated, self.ended, rows, cols,
+                                                               n, float(gamma))
         return (self._stack(rows, cols), self.action[rows, cols], reward, self._stack(boot, cols), discount)
 
     def sample(self, batch_size: int, rng: np.random.Generator, gamma: float, beta: float = 1.0) -> Batch:

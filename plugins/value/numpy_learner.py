@@ -34,31 +34,50 @@ from plugins.value.networks import NoisyLinear, QNetwork, _as_list
 
 
 class _Linear:
-    """One Linear or NoisyLinear layer as numpy views: forward caches its input, backward returns the
-    input's gradient and accumulates the parameters' gradients (in the module's parameter order)."""
+    """Linear or NoisyLinear layers that read the same input, stacked by output rows (the first layers
+    of a dueling head's two streams: one matrix product instead of two), as numpy views.
 
-    def __init__(self, module: nn.Module):
-        self.noisy_module = module if isinstance(module, NoisyLinear) else None
-        if self.noisy_module is not None:
-            m = module
-            self.params = [m.weight_mu, m.weight_sigma, m.bias_mu, m.bias_sigma]
-            self.eps_in, self.eps_out = m.eps_in.numpy(), m.eps_out.numpy()
+    ``forward`` caches its input; ``backward`` writes the parameters' gradients into the views bound by
+    :meth:`bind_grads` and returns the input's gradient."""
+
+    def __init__(self, modules: list[nn.Module]):
+        self.parts: list[tuple[NoisyLinear | None, list[np.ndarray], slice]] = []
+        self.noise: list[tuple[np.ndarray, np.ndarray] | None] = []  # (ε_in, ε_out) views of noisy parts
+        self.params: list[torch.Tensor] = []
+        rows = 0
+        for module in modules:
+            noisy = module if isinstance(module, NoisyLinear) else None
+            params = ([module.weight_mu, module.weight_sigma, module.bias_mu, module.bias_sigma] if noisy
+                      else [module.weight, module.bias])
+            self.params += params
+            self.parts.append((noisy, [p.detach().numpy() for p in params], slice(rows, rows + module.out_features)))
+            self.noise.append((noisy.eps_in.numpy(), noisy.eps_out.numpy()) if noisy else None)
+            rows += module.out_features
+        self.composed = len(modules) > 1 or self.parts[0][0] is not None
+        if self.composed:  # this update's weights, composed by prepare()
+            self.weight = np.empty((rows, modules[0].in_features), dtype=np.float32)
+            self.bias = np.empty(rows, dtype=np.float32)
         else:
-            self.params = [module.weight, module.bias]
-        self.arrays = [p.detach().numpy() for p in self.params]
-        self.weight, self.bias = self.arrays[0], self.arrays[-2 if self.noisy_module is not None else -1]
-        self.noise = None
+            self.weight, self.bias = self.parts[0][1]
+        self.grads: list[np.ndarray] = []
+
+    def bind_grads(self, views: dict[int, np.ndarray]) -> None:
+        self.grads = [views[id(p)] for p in self.params]
 
     def prepare(self) -> None:
-        """Compose this update's weights (noisy layers: μ + σ ⊙ f(ε_out) f(ε_in)ᵀ, once per update)."""
-        if self.noisy_module is None:
+        """Compose this update's weights: noisy layers μ + σ ⊙ f(ε_out) f(ε_in)ᵀ, stacked ones copied in."""
+        if not self.composed:
             return
-        w_mu, w_sigma, b_mu, b_sigma = self.arrays
-        if not self.noisy_module.noisy:
-            self.weight, self.bias, self.noise = w_mu, b_mu, None
-            return
-        self.noise = np.outer(self.eps_out, self.eps_in)
-        self.weight, self.bias = w_mu + w_sigma * self.noise, b_mu + b_sigma * self.eps_out
+        for (noisy, arrays, rows), noise in zip(self.parts, self.noise):
+            if noisy is not None and noisy.noisy:
+                w_mu, w_sigma, b_mu, b_sigma = arrays
+                eps_in, eps_out = noise
+                learner_kernels.noisy_weight(w_mu, w_sigma, eps_out, eps_in, self.weight[rows])
+                np.multiply(b_sigma, eps_out, out=self.bias[rows])
+                self.bias[rows] += b_mu
+            else:
+                self.weight[rows] = arrays[0]
+                self.bias[rows] = arrays[-2 if noisy is not None else -1]
 
     def forward(self, x: np.ndarray, cache: list | None) -> np.ndarray:
         if cache is not None:
@@ -67,16 +86,29 @@ class _Linear:
         out += self.bias
         return out
 
-    def backward(self, grad_out: np.ndarray, x: np.ndarray, grads: list[np.ndarray],
-                 need_input: bool) -> np.ndarray | None:
-        grad_w = grad_out.T @ x
-        grad_b = grad_out.sum(axis=0)
-        if self.noisy_module is None:
-            grads += [grad_w, grad_b]
-        elif self.noise is None:  # noise switched off: σ gets no gradient
-            grads += [grad_w, np.zeros_like(grad_w), grad_b, np.zeros_like(grad_b)]
+    def backward(self, grad_out: np.ndarray, x: np.ndarray, need_input: bool) -> np.ndarray | None:
+        """``x`` may hold more rows than ``grad_out`` (a joint pass over s and s'): its first rows are used."""
+        x = x[:grad_out.shape[0]]
+        if not self.composed:  # straight into the gradient buffer
+            np.matmul(grad_out.T, x, out=self.grads[0])
+            np.add.reduce(grad_out, axis=0, out=self.grads[1])
         else:
-            grads += [grad_w, grad_w * self.noise, grad_b, grad_b * self.eps_out]
+            grad_w, grad_b = grad_out.T @ x, np.add.reduce(grad_out, axis=0)
+            grads = iter(self.grads)
+            for (noisy, _, rows), noise in zip(self.parts, self.noise):
+                next(grads)[...] = grad_w[rows]
+                if noisy is not None:
+                    grad_sigma = next(grads)
+                    if noisy.noisy:
+                        learner_kernels.noisy_sigma_grad(grad_w[rows], noise[1], noise[0], grad_sigma)
+                    else:  # noise switched off: σ gets no gradient
+                        grad_sigma[...] = 0.0
+                next(grads)[...] = grad_b[rows]
+                if noisy is not None:
+                    if noisy.noisy:
+                        np.multiply(grad_b[rows], noise[1], out=next(grads))
+                    else:
+                        next(grads)[...] = 0.0
         return grad_out @ self.weight if need_input else None
 
 
@@ -95,45 +127,42 @@ class _Chain:
                     tape.append(x)
         return x
 
-    def backward(self, grad: np.ndarray, tape: list, need_input: bool) -> tuple[np.ndarray | None, list[np.ndarray]]:
-        """Pops this chain's entries off ``tape``; returns the input's gradient and the parameters'
-        gradients in parameter order."""
-        per_layer: list[list[np.ndarray]] = []
+    def backward(self, grad: np.ndarray, tape: list, need_input: bool) -> np.ndarray | None:
+        """Pops this chain's entries off ``tape`` and writes the parameters' gradients; returns the
+        input's gradient."""
+        rows = grad.shape[0]
         for i in reversed(range(len(self.layers))):
             if self.relu_last or i < len(self.layers) - 1:
-                grad = grad * (tape.pop() > 0)
-            cached = tape.pop()
-            layer_grads: list[np.ndarray] = []
-            grad = self.layers[i].backward(grad, cached, layer_grads, need_input or i > 0)
-            per_layer.append(layer_grads)
-        return grad, [g for layer_grads in reversed(per_layer) for g in layer_grads]
-
-    @property
-    def params(self) -> list[torch.Tensor]:
-        return [p for layer in self.layers for p in layer.params]
+                grad = grad * (tape.pop()[:rows] > 0)
+            grad = self.layers[i].backward(grad, tape.pop(), need_input or i > 0)
+        return grad
 
     def prepare(self) -> None:
         for layer in self.layers:
             layer.prepare()
 
 
-def _chain(modules: list[nn.Module], relu_last: bool) -> _Chain | None:
-    """Linear-ReLU-...-Linear[-ReLU] as a chain, or None for any other structure."""
+def _chain(modules: list[nn.Module], relu_last: bool) -> list[nn.Module] | None:
+    """The linear layers of Linear-ReLU-...-Linear[-ReLU], or None for any other structure."""
     linears = modules[0::2]
     activations = modules[1::2]
     if relu_last != (len(modules) % 2 == 0) or any(type(m) is not nn.ReLU for m in activations):
         return None
     if any(not isinstance(m, (nn.Linear, NoisyLinear)) for m in linears):
         return None
-    return _Chain([_Linear(m) for m in linears], relu_last)
+    return linears
 
 
 class _NumpyQNet:
-    """A :class:`QNetwork` (MLP torso, plain or dueling head, noisy or not) as numpy chains."""
+    """A :class:`QNetwork` (MLP torso, plain or dueling head, noisy or not) as numpy layers.
 
-    def __init__(self, net: QNetwork, torso: _Chain, advantage: _Chain, value: _Chain | None):
-        self.net, self.torso, self.advantage, self.value = net, torso, advantage, value
-        self.num_actions, self.atoms = net.num_actions, net.atoms
+    The head's first layers (of the advantage stream and, when dueling, of the value stream) read the
+    same features, so they are one stacked layer; the streams' second layers, if any, follow it."""
+
+    def __init__(self, net: QNetwork, torso: _Chain, head_in: _Linear, head_out: list[_Linear]):
+        self.net, self.torso, self.head_in, self.head_out = net, torso, head_in, head_out
+        self.num_actions, self.atoms, self.dueling = net.num_actions, net.atoms, net.value is not None
+        self.layers = torso.layers + [head_in] + head_out
 
     @classmethod
     def of(cls, net: QNetwork) -> "_NumpyQNet | None":
@@ -144,42 +173,62 @@ class _NumpyQNet:
         if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in net.parameters()):
             return None
         torso = _chain(list(net.torso.net), relu_last=True)
-        advantage = _chain(_as_list(net.advantage), relu_last=False)
-        value = _chain(_as_list(net.value), relu_last=False) if net.value is not None else None
-        if torso is None or advantage is None or (net.value is not None and value is None):
+        streams = [_chain(_as_list(net.advantage), relu_last=False)]
+        if net.value is not None:
+            streams.append(_chain(_as_list(net.value), relu_last=False))
+        if torso is None or any(s is None or len(s) != len(streams[0]) or len(s) > 2 for s in streams):
             return None
-        chains = [torso, advantage] + ([value] if value else [])
-        if [id(p) for c in chains for p in c.params] != [id(p) for p in net.parameters()]:
+        head_in = _Linear([s[0] for s in streams])
+        head_out = [_Linear([s[1]]) for s in streams if len(s) == 2]
+        mirrored = cls(net, _Chain([_Linear([m]) for m in torso], relu_last=True), head_in, head_out)
+        known = [id(p) for layer in mirrored.layers for p in layer.params]
+        if sorted(known) != sorted(id(p) for p in net.parameters()) or len(set(known)) != len(known):
             return None  # parameters this mirror does not know about
-        return cls(net, torso, advantage, value)
+        return mirrored
 
     def prepare(self) -> None:
-        for chain in (self.torso, self.advantage, self.value):
-            if chain is not None:
-                chain.prepare()
+        for layer in self.layers:
+            layer.prepare()
+
+    def bind_grads(self, views: dict[int, np.ndarray]) -> None:
+        for layer in self.layers:
+            layer.bind_grads(views)
 
     def forward(self, obs: np.ndarray, tape: list | None = None) -> np.ndarray:
         """(B, A, atoms); with a ``tape``, what :meth:`backward` needs is recorded on it."""
         batch = obs.shape[0]
-        features = self.torso.forward(obs, tape)
-        advantage = self.advantage.forward(features, tape).reshape(batch, self.num_actions, self.atoms)
-        if self.value is None:
+        head = self.head_in.forward(self.torso.forward(obs, tape), tape)
+        streams = [head[:, rows] for _, _, rows in self.head_in.parts]
+        if self.head_out:
+            np.maximum(head, 0.0, out=head)
+            if tape is not None:
+                tape.append(head)
+            streams = [layer.forward(stream, tape) for layer, stream in zip(self.head_out, streams)]
+        advantage = streams[0].reshape(batch, self.num_actions, self.atoms)
+        if not self.dueling:
             return advantage
-        value = self.value.forward(features, tape).reshape(batch, 1, self.atoms)
-        return value + advantage - advantage.mean(axis=1, keepdims=True)
+        value = streams[1].reshape(batch, 1, self.atoms)
+        return value + advantage - np.add.reduce(advantage, axis=1, keepdims=True) / np.float32(self.num_actions)
 
-    def backward(self, grad_out: np.ndarray, tape: list) -> list[np.ndarray]:
-        """Gradients of every parameter, in ``net.parameters()`` order, from d loss / d output."""
+    def backward(self, grad_out: np.ndarray, tape: list) -> None:
+        """Writes every parameter's gradient from d loss / d output (its rows: the first rows of the
+        recorded pass)."""
         batch = grad_out.shape[0]
-        value_grads: list[np.ndarray] = []
-        if self.value is not None:  # Q = V + A − mean A
-            grad_features_v, value_grads = self.value.backward(grad_out.sum(axis=1).reshape(batch, -1), tape, True)
-            grad_out = grad_out - grad_out.mean(axis=1, keepdims=True)
-        grad_features, advantage_grads = self.advantage.backward(grad_out.reshape(batch, -1), tape, True)
-        if self.value is not None:
-            grad_features = grad_features + grad_features_v
-        _, torso_grads = self.torso.backward(grad_features, tape, False)
-        return torso_grads + advantage_grads + value_grads
+        if self.dueling:  # Q = V + A − mean A
+            grad_value = np.add.reduce(grad_out, axis=1)
+            grad_out = grad_out - np.add.reduce(grad_out, axis=1, keepdims=True) / np.float32(self.num_actions)
+            grads = [grad_out.reshape(batch, -1), grad_value]
+        else:
+            grads = [grad_out.reshape(batch, -1)]
+        if self.head_out:
+            inputs = tape[-len(self.head_out):]
+            del tape[-len(self.head_out):]
+            grads = [layer.backward(g, x, True) for layer, g, x in zip(self.head_out, grads, inputs)]
+            grad_head = np.concatenate(grads, axis=1) * (tape.pop()[:batch] > 0)
+        else:
+            grad_head = np.concatenate(grads, axis=1) if len(grads) > 1 else grads[0]
+        grad_features = self.head_in.backward(grad_head, tape.pop(), True)
+        self.torso.backward(grad_features, tape, False)
 
 
 class NumpyQ:
@@ -204,6 +253,7 @@ class NumpyQ:
         return cls(mirrored) if mirrored is not None else None
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
+        self.net.prepare()  # a dueling head's stacked weights, from the parameters as they are now
         return self.net.forward(np.asarray(obs, dtype=np.float32))[..., 0]
 
 
@@ -238,7 +288,9 @@ class NumpyLearner:
         self.online = _NumpyQNet.of(online_net)  # views of the flat parameters
         self.arrays = {name: flat.numpy() for name, flat in self.flat.items()}
         self.steps_array = self.steps.numpy()
-        self.grad = np.zeros(total, dtype=np.float32)
+        self.grad = np.zeros(total, dtype=np.float32)  # the backward pass writes into views of it
+        self.online.bind_grads({id(param): self.grad[part].reshape(param.shape)
+                                for param, part in zip(self.params, self.slices)})
 
     @classmethod
     def mirror(cls, online_net: QNetwork, target_net: QNetwork, optimizer: torch.optim.Optimizer,
@@ -283,16 +335,18 @@ class NumpyLearner:
         action = batch.action.astype(np.int64)
         reward, discount = batch.reward.astype(np.float32), batch.discount.astype(np.float32)
         target_out = self.target.forward(next_obs)
-        online_next = self.online.forward(next_obs) if cfg.double else None
         tape: list = []
-        online = self.online.forward(obs, tape)
+        if cfg.double:  # one online pass over s and s' together; the backward pass uses the s rows
+            online_both = self.online.forward(np.concatenate([obs, next_obs]), tape)
+            online, online_next = online_both[:len(obs)], online_both[len(obs):]
+        else:
+            online, online_next = self.online.forward(obs, tape), None
         loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss}[cfg.distribution]
         per_sample, grad_chosen = loss_fn(online[rows, action], online_next, target_out, rows, reward, discount, cfg)
         weights = batch.weights.astype(np.float32) if prioritized else np.ones_like(per_sample)
         grad_out = np.zeros_like(online)
         grad_out[rows, action] = grad_chosen * (weights / per_sample.shape[0])[:, None]
-        for part, grad in zip(self.slices, self.online.backward(grad_out, tape)):
-            self.grad[part] = grad.ravel()
+        self.online.backward(grad_out, tape)
         if cfg.max_grad_norm > 0:
             coef = min(cfg.max_grad_norm / (math.sqrt(float(np.dot(self.grad, self.grad))) + 1e-6), 1.0)
             self.grad *= np.float32(coef)
