@@ -96,19 +96,18 @@ class _Linear:
             grad_w, grad_b = grad_out.T @ x, np.add.reduce(grad_out, axis=0)
             grads = iter(self.grads)
             for (noisy, _, rows), noise in zip(self.parts, self.noise):
-                next(grads)[...] = grad_w[rows]
-                if noisy is not None:
-                    grad_sigma = next(grads)
-                    if noisy.noisy:
-                        learner_kernels.noisy_sigma_grad(grad_w[rows], noise[1], noise[0], grad_sigma)
-                    else:  # noise switched off: σ gets no gradient
-                        grad_sigma[...] = 0.0
-                next(grads)[...] = grad_b[rows]
-                if noisy is not None:
-                    if noisy.noisy:
-                        np.multiply(grad_b[rows], noise[1], out=next(grads))
-                    else:
-                        next(grads)[...] = 0.0
+                part_w, part_b = grad_w[rows], grad_b[rows]
+                if noisy is None:
+                    weight_grad, bias_grad = next(grads), next(grads)
+                    weight_grad[...], bias_grad[...] = part_w, part_b
+                    continue
+                mu_w, sigma_w, mu_b, sigma_b = next(grads), next(grads), next(grads), next(grads)
+                mu_w[...], mu_b[...] = part_w, part_b
+                if noisy.noisy:
+                    learner_kernels.noisy_sigma_grad(part_w, noise[1], noise[0], sigma_w)
+                    np.multiply(part_b, noise[1], out=sigma_b)
+                else:  # noise switched off: σ gets no gradient
+                    sigma_w[...], sigma_b[...] = 0.0, 0.0
         return grad_out @ self.weight if need_input else None
 
 
@@ -237,7 +236,7 @@ class NumpyQ:
     Why: acting needs one small forward pass per step, and for a CartPole-sized MLP torso most of its
     cost in torch is per-call overhead (~70 µs against ~17 µs in numpy for one row on this machine's
     CPU). The arrays share memory with the parameters, so every optimizer step and state load is
-    seen at once; nothing is copied. :meth:`mirror` returns None where this does not apply (a GPU,
+    seen at once; only a dueling head's stacked first layers are copied, at each call. :meth:`mirror` returns None where this does not apply (a GPU,
     noisy layers, distributional heads, IQN, a conv torso or another activation): the agent then acts
     with torch.
     """
