@@ -81,6 +81,7 @@ def check_learns(seed: int, tmp_path, algorithm: str, hyper: dict, bar: Bar) -> 
 
 
 @pytest.mark.learning
+@pytest.mark.timeout(1800)  # ~9 minutes on a quiet core, 15 on a loaded one; the suite's 900 s is for hangs
 def test_unreal_learns_nav_maze_static_01(tmp_path):
     check_learns(0, tmp_path, "unreal", HYPER, UNREAL_BAR)
 
