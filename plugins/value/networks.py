@@ -119,7 +119,7 @@ class QNetwork(nn.Module):
             return
         noise = self.noise  # a buffer: no autograd history to avoid
         torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
-        if noise.device.type == "cpu":  # the same values, in a fraction of torch's call costs
+        if noise.device.type == "cpu":  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
             if self._noise_numpy is None or self._noise_numpy[0] != noise.data_ptr():  # (copies get their own)
                 self._noise_numpy = (noise.data_ptr(), noise.numpy())
             array = self._noise_numpy[1]
