@@ -94,7 +94,6 @@ class QNetwork(nn.Module):
         views = iter(self.noise.split(sizes))
         for layer in self.noisy_layers:
             layer.eps_in, layer.eps_out = next(views), next(views)
-        self._noise_numpy: tuple[int, np.ndarray] | None = None  # (address, numpy view) of the noise buffer
 
     def _apply(self, fn: Any, recurse: bool = True) -> "QNetwork":
         """Moving or casting replaces each buffer on its own: make the layers' ε views again."""
@@ -120,9 +119,7 @@ class QNetwork(nn.Module):
         noise = self.noise  # a buffer: no autograd history to avoid
         torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
         if noise.device.type == "cpu":  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
-            if self._noise_numpy is None or self._noise_numpy[0] != noise.data_ptr():  # (copies get their own)
-                self._noise_numpy = (noise.data_ptr(), noise.numpy())
-            array = self._noise_numpy[1]
+            array = noise.numpy()
             np.copysign(np.sqrt(np.abs(array)), array, out=array)
         else:
             sign = noise.sign()

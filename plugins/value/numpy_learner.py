@@ -23,7 +23,7 @@ IQN heads, another activation or dtype); the agent then learns with torch.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -31,6 +31,17 @@ from torch import nn
 
 from plugins.value import learner_kernels
 from plugins.value.networks import NoisyLinear, QNetwork, _as_list
+
+
+class _Part(NamedTuple):
+    """One module of a :class:`_Linear`: its parameters as numpy views, its output rows in the stacked
+    weights and, for a noisy layer, the module (its ``noisy`` switch) and views of its ε_in, ε_out."""
+
+    arrays: list[np.ndarray]
+    rows: slice
+    noisy: NoisyLinear | None = None
+    eps_in: np.ndarray | None = None
+    eps_out: np.ndarray | None = None
 
 
 class _Linear:
@@ -41,24 +52,27 @@ class _Linear:
     :meth:`bind_grads` and returns the input's gradient."""
 
     def __init__(self, modules: list[nn.Module]):
-        self.parts: list[tuple[NoisyLinear | None, list[np.ndarray], slice]] = []
-        self.noise: list[tuple[np.ndarray, np.ndarray] | None] = []  # (ε_in, ε_out) views of noisy parts
+        self.parts: list[_Part] = []
         self.params: list[torch.Tensor] = []
         rows = 0
         for module in modules:
-            noisy = module if isinstance(module, NoisyLinear) else None
-            params = ([module.weight_mu, module.weight_sigma, module.bias_mu, module.bias_sigma] if noisy
-                      else [module.weight, module.bias])
-            self.params += params
-            self.parts.append((noisy, [p.detach().numpy() for p in params], slice(rows, rows + module.out_features)))
-            self.noise.append((noisy.eps_in.numpy(), noisy.eps_out.numpy()) if noisy else None)
+            span = slice(rows, rows + module.out_features)
             rows += module.out_features
-        self.composed = len(modules) > 1 or self.parts[0][0] is not None
+            if isinstance(module, NoisyLinear):
+                params = [module.weight_mu, module.weight_sigma, module.bias_mu, module.bias_sigma]
+                part = _Part([p.detach().numpy() for p in params], span, module, module.eps_in.numpy(),
+                             module.eps_out.numpy())
+            else:
+                params = [module.weight, module.bias]
+                part = _Part([p.detach().numpy() for p in params], span)
+            self.params += params
+            self.parts.append(part)
+        self.composed = len(modules) > 1 or self.parts[0].noisy is not None
         if self.composed:  # this update's weights, composed by prepare()
             self.weight = np.empty((rows, modules[0].in_features), dtype=np.float32)
             self.bias = np.empty(rows, dtype=np.float32)
         else:
-            self.weight, self.bias = self.parts[0][1]
+            self.weight, self.bias = self.parts[0].arrays
         self.grads: list[np.ndarray] = []
 
     def bind_grads(self, views: dict[int, np.ndarray]) -> None:
@@ -68,16 +82,16 @@ class _Linear:
         """Compose this update's weights: noisy layers μ + σ ⊙ f(ε_out) f(ε_in)ᵀ, stacked ones copied in."""
         if not self.composed:
             return
-        for (noisy, arrays, rows), noise in zip(self.parts, self.noise):
-            if noisy is not None and noisy.noisy:
-                w_mu, w_sigma, b_mu, b_sigma = arrays
-                eps_in, eps_out = noise
-                learner_kernels.noisy_weight(w_mu, w_sigma, eps_out, eps_in, self.weight[rows])
-                np.multiply(b_sigma, eps_out, out=self.bias[rows])
+        for part in self.parts:
+            rows = part.rows
+            if part.noisy is not None and part.noisy.noisy:
+                w_mu, w_sigma, b_mu, b_sigma = part.arrays
+                learner_kernels.noisy_weight(w_mu, w_sigma, part.eps_out, part.eps_in, self.weight[rows])
+                np.multiply(b_sigma, part.eps_out, out=self.bias[rows])
                 self.bias[rows] += b_mu
-            else:
-                self.weight[rows] = arrays[0]
-                self.bias[rows] = arrays[-2 if noisy is not None else -1]
+            else:  # plain, or noise switched off: the (mean) weights
+                self.weight[rows] = part.arrays[0]
+                self.bias[rows] = part.arrays[-2 if part.noisy is not None else -1]
 
     def forward(self, x: np.ndarray, cache: list | None) -> np.ndarray:
         if cache is not None:
@@ -95,17 +109,17 @@ class _Linear:
         else:
             grad_w, grad_b = grad_out.T @ x, np.add.reduce(grad_out, axis=0)
             grads = iter(self.grads)
-            for (noisy, _, rows), noise in zip(self.parts, self.noise):
-                part_w, part_b = grad_w[rows], grad_b[rows]
-                if noisy is None:
+            for part in self.parts:
+                part_w, part_b = grad_w[part.rows], grad_b[part.rows]
+                if part.noisy is None:
                     weight_grad, bias_grad = next(grads), next(grads)
                     weight_grad[...], bias_grad[...] = part_w, part_b
                     continue
                 mu_w, sigma_w, mu_b, sigma_b = next(grads), next(grads), next(grads), next(grads)
                 mu_w[...], mu_b[...] = part_w, part_b
-                if noisy.noisy:
-                    learner_kernels.noisy_sigma_grad(part_w, noise[1], noise[0], sigma_w)
-                    np.multiply(part_b, noise[1], out=sigma_b)
+                if part.noisy.noisy:
+                    learner_kernels.noisy_sigma_grad(part_w, part.eps_out, part.eps_in, sigma_w)
+                    np.multiply(part_b, part.eps_out, out=sigma_b)
                 else:  # noise switched off: σ gets no gradient
                     sigma_w[...], sigma_b[...] = 0.0, 0.0
         return grad_out @ self.weight if need_input else None
@@ -197,7 +211,7 @@ class _NumpyQNet:
         """(B, A, atoms); with a ``tape``, what :meth:`backward` needs is recorded on it."""
         batch = obs.shape[0]
         head = self.head_in.forward(self.torso.forward(obs, tape), tape)
-        streams = [head[:, rows] for _, _, rows in self.head_in.parts]
+        streams = [head[:, part.rows] for part in self.head_in.parts]
         if self.head_out:
             np.maximum(head, 0.0, out=head)
             if tape is not None:
@@ -236,9 +250,9 @@ class NumpyQ:
     Why: acting needs one small forward pass per step, and for a CartPole-sized MLP torso most of its
     cost in torch is per-call overhead (~70 µs against ~17 µs in numpy for one row on this machine's
     CPU). The arrays share memory with the parameters, so every optimizer step and state load is
-    seen at once; only a dueling head's stacked first layers are copied, at each call. :meth:`mirror` returns None where this does not apply (a GPU,
-    noisy layers, distributional heads, IQN, a conv torso or another activation): the agent then acts
-    with torch.
+    seen at once; only a dueling head's stacked first layers are copied, at each call. :meth:`mirror`
+    returns None where this does not apply (a GPU, noisy layers, distributional heads, IQN, a conv
+    torso or another activation): the agent then acts with torch.
     """
 
     def __init__(self, net: _NumpyQNet):
