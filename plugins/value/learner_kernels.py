@@ -56,54 +56,102 @@ def adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: n
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _log_softmax(logits: np.ndarray, out: np.ndarray) -> None:
-    top = logits.max()
-    total = 0.0
-    for j in range(logits.shape[0]):
-        total += math.exp(logits[j] - top)
-    log_total = np.float32(math.log(total))
-    for j in range(logits.shape[0]):
-        out[j] = logits[j] - top - log_total
+def _shift_by_max(logits: np.ndarray) -> np.ndarray:
+    """z − max z over the last axis; one pass where numpy's reduction over a short last axis costs
+    ~15 µs a call."""
+    flat = logits.reshape(-1, logits.shape[-1])
+    out = np.empty_like(flat)
+    for i in range(flat.shape[0]):
+        top = flat[i, 0]
+        for j in range(1, flat.shape[1]):
+            top = max(top, flat[i, j])
+        for j in range(flat.shape[1]):
+            out[i, j] = flat[i, j] - top
+    return out.reshape(logits.shape)
+
+
+def shifted_exp(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z − max z over the last axis (atoms), and its exp: the softmax's exponentials for
+    :func:`c51_loss`. The exp is numpy's, which is SIMD for float32 (~1 ns an element against ~9 ns
+    for a compiled loop's scalar exp; a CartPole C51 update takes ~16k of them)."""
+    shifted = _shift_by_max(np.ascontiguousarray(logits))
+    return shifted, np.exp(shifted)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _softmax(logits: np.ndarray, out: np.ndarray) -> None:
-    """exp(z − max z) / Σ exp(z − max z): one exp per atom, as torch's softmax."""
-    top = logits.max()
+def dueling_combine(value: np.ndarray, advantage: np.ndarray) -> np.ndarray:
+    """Q = (V + A) − mean_a A, rounded as torch's ``value + advantage - advantage.mean(dim=-2)``:
+    ``value`` (B, K), ``advantage`` (B, A, K), both possibly strided views of the head's output."""
+    batch, actions, atoms = advantage.shape
+    out = np.empty((batch, actions, atoms), dtype=np.float32)
+    count = np.float32(actions)
+    for b in range(batch):
+        for k in range(atoms):
+            total = np.float32(0.0)
+            for a in range(actions):
+                total += advantage[b, a, k]
+            mean = total / count
+            for a in range(actions):
+                out[b, a, k] = (value[b, k] + advantage[b, a, k]) - mean
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def dueling_backward(grad_out: np.ndarray, grad_value: np.ndarray, grad_advantage: np.ndarray) -> None:
+    """The gradients of :func:`dueling_combine`'s inputs from its output's: d/dV = Σ_a g,
+    d/dA = g − Σ_a g / A. Writes into (possibly strided) views, e.g. of one stacked head gradient."""
+    batch, actions, atoms = grad_out.shape
+    count = np.float32(actions)
+    for b in range(batch):
+        for k in range(atoms):
+            total = np.float32(0.0)
+            for a in range(actions):
+                total += grad_out[b, a, k]
+            grad_value[b, k] = total
+            mean = total / count
+            for a in range(actions):
+                grad_advantage[b, a, k] = grad_out[b, a, k] - mean
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _probs(exps: np.ndarray, out: np.ndarray) -> None:
+    """softmax from :func:`shifted_exp`'s exponentials: exp / Σ exp."""
     total = 0.0
-    for j in range(logits.shape[0]):
-        out[j] = np.float32(math.exp(logits[j] - top))
-        total += out[j]
+    for j in range(exps.shape[0]):
+        total += exps[j]
     total32 = np.float32(total)
-    for j in range(logits.shape[0]):
-        out[j] /= total32
+    for j in range(exps.shape[0]):
+        out[j] = exps[j] / total32
 
 
 @numba.njit(cache=True, error_model="numpy")
-def c51_loss(logits: np.ndarray, chooser: np.ndarray, target_out: np.ndarray, reward: np.ndarray,
-             discount: np.ndarray, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample cross-entropy of the online logits of the taken actions (B, K) against the
-    categorical projection of the target distribution at a* = argmax_a E[Z(s', a)] (a* chosen on
-    ``chooser``'s logits: the online network's for double Q-learning, else the target's), and its
-    gradient with respect to those logits: softmax(z)·Σt − t."""
-    batch, actions, atoms = target_out.shape
+def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_exps: np.ndarray,
+             target_exps: np.ndarray, reward: np.ndarray, discount: np.ndarray,
+             support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample cross-entropy of the online logits of the taken actions against the categorical
+    projection of the target distribution at a* = argmax_a E[Z(s', a)], and its gradient with respect
+    to those logits: softmax(z)·Σt − t.
+
+    The logits arrive as :func:`shifted_exp` of the online outputs (``shifted``, ``exps``: (B', A, K),
+    the first B rows are s), of the outputs that choose a* (``chooser_exps``: the online network's on
+    s' for double Q-learning, else the target's) and of the target network's (``target_exps``)."""
+    batch, actions, atoms = target_exps.shape
     v_min, v_max = support[0], support[atoms - 1]
     delta = (v_max - v_min) / np.float32(atoms - 1)
     per_sample = np.empty(batch, dtype=np.float32)
     grad = np.empty((batch, atoms), dtype=np.float32)
-    log_probs = np.empty(atoms, dtype=np.float32)
     probs = np.empty(atoms, dtype=np.float32)
     projected = np.empty(atoms, dtype=np.float64)
     for b in range(batch):
         best, best_q = 0, -np.inf
         for a in range(actions):
-            _softmax(chooser[b, a], probs)
+            _probs(chooser_exps[b, a], probs)
             q = np.float32(0.0)
             for j in range(atoms):
                 q += probs[j] * support[j]
             if q > best_q:  # the first of equal maxima, as argmax
                 best, best_q = a, q
-        _softmax(target_out[b, best], probs)
+        _probs(target_exps[b, best], probs)
         projected[:] = 0.0
         for j in range(atoms):
             p = probs[j]
@@ -113,15 +161,20 @@ def c51_loss(logits: np.ndarray, chooser: np.ndarray, target_out: np.ndarray, re
             w_lower = upper - position + (np.float32(1.0) if lower == upper else np.float32(0.0))
             projected[int(lower)] += p * w_lower
             projected[int(upper)] += p * (position - lower)
-        _log_softmax(logits[b], log_probs)
+        taken = action[b]
+        total = 0.0
+        for j in range(atoms):
+            total += exps[b, taken, j]
+        log_total = np.float32(math.log(total))
+        _probs(exps[b, taken], probs)
         loss, mass = 0.0, 0.0
         for j in range(atoms):
             t = np.float32(projected[j])
-            loss -= t * log_probs[j]
+            loss -= t * (shifted[b, taken, j] - log_total)
             mass += t
         per_sample[b] = loss
         for j in range(atoms):
-            grad[b, j] = np.float32(math.exp(log_probs[j])) * np.float32(mass) - np.float32(projected[j])
+            grad[b, j] = probs[j] * np.float32(mass) - np.float32(projected[j])
     return per_sample, grad
 
 

@@ -220,26 +220,24 @@ class _NumpyQNet:
         advantage = streams[0].reshape(batch, self.num_actions, self.atoms)
         if not self.dueling:
             return advantage
-        value = streams[1].reshape(batch, 1, self.atoms)
-        return value + advantage - np.add.reduce(advantage, axis=1, keepdims=True) / np.float32(self.num_actions)
+        return learner_kernels.dueling_combine(streams[1], advantage)
 
     def backward(self, grad_out: np.ndarray, tape: list) -> None:
         """Writes every parameter's gradient from d loss / d output (its rows: the first rows of the
         recorded pass)."""
-        batch = grad_out.shape[0]
-        if self.dueling:  # Q = V + A − mean A
-            grad_value = np.add.reduce(grad_out, axis=1)
-            grad_out = grad_out - np.add.reduce(grad_out, axis=1, keepdims=True) / np.float32(self.num_actions)
-            grads = [grad_out.reshape(batch, -1), grad_value]
+        batch, width = grad_out.shape[0], self.num_actions * self.atoms
+        if self.dueling:  # Q = V + A − mean A; d loss / d (the advantage outputs, then the value outputs)
+            grad_head = np.empty((batch, width + self.atoms), dtype=np.float32)
+            learner_kernels.dueling_backward(grad_out, grad_head[:, width:],
+                                             grad_head[:, :width].reshape(grad_out.shape))
         else:
-            grads = [grad_out.reshape(batch, -1)]
+            grad_head = grad_out.reshape(batch, -1)
         if self.head_out:
             inputs = tape[-len(self.head_out):]
             del tape[-len(self.head_out):]
-            grads = [layer.backward(g, x, True) for layer, g, x in zip(self.head_out, grads, inputs)]
+            streams = [grad_head[:, :width], grad_head[:, width:]]  # advantage, value
+            grads = [layer.backward(g, x, True) for layer, g, x in zip(self.head_out, streams, inputs)]
             grad_head = np.concatenate(grads, axis=1) * (tape.pop()[:batch] > 0)
-        else:
-            grad_head = np.concatenate(grads, axis=1) if len(grads) > 1 else grads[0]
         grad_features = self.head_in.backward(grad_head, tape.pop(), True)
         self.torso.backward(grad_features, tape, False)
 
@@ -350,14 +348,14 @@ class NumpyLearner:
         target_out = self.target.forward(next_obs)
         tape: list = []
         if cfg.double:  # one online pass over s and s' together; the backward pass uses the s rows
-            online_both = self.online.forward(np.concatenate([obs, next_obs]), tape)
-            online, online_next = online_both[:len(obs)], online_both[len(obs):]
+            online = self.online.forward(np.concatenate([obs, next_obs]), tape)
+            online_next = online[len(obs):]
         else:
             online, online_next = self.online.forward(obs, tape), None
         loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss}[cfg.distribution]
-        per_sample, grad_chosen = loss_fn(online[rows, action], online_next, target_out, rows, reward, discount, cfg)
+        per_sample, grad_chosen = loss_fn(online, online_next, target_out, rows, action, reward, discount, cfg)
         weights = batch.weights.astype(np.float32) if prioritized else np.ones_like(per_sample)
-        grad_out = np.zeros_like(online)
+        grad_out = np.zeros_like(online[:len(obs)])
         grad_out[rows, action] = grad_chosen * (weights / per_sample.shape[0])[:, None]
         self.online.backward(grad_out, tape)
         if cfg.max_grad_norm > 0:
@@ -366,29 +364,33 @@ class NumpyLearner:
         self._adam()
         return float((per_sample * weights).mean()), per_sample.astype(np.float32)
 
-    # Each loss returns per-sample losses and their gradient w.r.t. the chosen action's outputs (B, atoms).
+    # Each loss takes the online pass's outputs (its first B rows are s; with double Q-learning the
+    # rest, ``online_next``, are s') and returns per-sample losses and their gradient w.r.t. the chosen
+    # action's outputs (B, atoms).
     @staticmethod
-    def _scalar_loss(chosen, online_next, target_out, rows, reward, discount, cfg):
+    def _scalar_loss(online, online_next, target_out, rows, action, reward, discount, cfg):
         next_q = target_out[..., 0]
         best = (online_next[..., 0] if online_next is not None else next_q).argmax(axis=1)
-        td = chosen[:, 0] - (reward + discount * next_q[rows, best])
+        td = online[rows, action, 0] - (reward + discount * next_q[rows, best])
         if cfg.loss == "huber":
             abs_td = np.abs(td)
             return np.where(abs_td < 1.0, 0.5 * td * td, abs_td - 0.5), np.clip(td, -1.0, 1.0)[:, None]
         return td * td, 2.0 * td[:, None]
 
-    def _c51_loss(self, logits, online_next, target_out, rows, reward, discount, cfg):
+    def _c51_loss(self, online, online_next, target_out, rows, action, reward, discount, cfg):
         """Cross-entropy against the projected target distribution; d/dz = softmax(z)·Σt − t."""
-        chooser = online_next if online_next is not None else target_out
-        return learner_kernels.c51_loss(np.ascontiguousarray(logits), chooser, target_out, reward, discount,
+        shifted, exps = learner_kernels.shifted_exp(online)  # with double Q-learning: s and s' rows
+        target_exps = learner_kernels.shifted_exp(target_out)[1]
+        chooser_exps = exps[len(rows):] if online_next is not None else target_exps
+        return learner_kernels.c51_loss(shifted, exps, action, chooser_exps, target_exps, reward, discount,
                                         self.support)
 
     @staticmethod
-    def _qr_loss(quantiles, online_next, target_out, rows, reward, discount, cfg):
+    def _qr_loss(online, online_next, target_out, rows, action, reward, discount, cfg):
         """Quantile Huber loss (sum over the N online quantiles, mean over the M targets)."""
         best = (online_next if online_next is not None else target_out).mean(axis=-1).argmax(axis=1)
         target = reward[:, None] + discount[:, None] * target_out[rows, best]
-        return learner_kernels.quantile_huber_loss(np.ascontiguousarray(quantiles), target, float(cfg.kappa))
+        return learner_kernels.quantile_huber_loss(online[rows, action], target, float(cfg.kappa))
 
     def _adam(self) -> None:
         """torch.optim.Adam's step (the same formula) on the flat buffers, in one compiled pass."""
