@@ -79,6 +79,15 @@ def shifted_exp(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _action_sum(x: np.ndarray, b: int, k: int) -> np.float32:
+    """Σ_a x[b, a, k] in float32, in order (as torch and numpy sum a short axis)."""
+    total = np.float32(0.0)
+    for a in range(x.shape[1]):
+        total += x[b, a, k]
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy")
 def dueling_combine(value: np.ndarray, advantage: np.ndarray) -> np.ndarray:
     """Q = (V + A) − mean_a A, rounded as torch's ``value + advantage - advantage.mean(dim=-2)``:
     ``value`` (B, K), ``advantage`` (B, A, K), both possibly strided views of the head's output."""
@@ -87,10 +96,7 @@ def dueling_combine(value: np.ndarray, advantage: np.ndarray) -> np.ndarray:
     count = np.float32(actions)
     for b in range(batch):
         for k in range(atoms):
-            total = np.float32(0.0)
-            for a in range(actions):
-                total += advantage[b, a, k]
-            mean = total / count
+            mean = _action_sum(advantage, b, k) / count
             for a in range(actions):
                 out[b, a, k] = (value[b, k] + advantage[b, a, k]) - mean
     return out
@@ -104,9 +110,7 @@ def dueling_backward(grad_out: np.ndarray, grad_value: np.ndarray, grad_advantag
     count = np.float32(actions)
     for b in range(batch):
         for k in range(atoms):
-            total = np.float32(0.0)
-            for a in range(actions):
-                total += grad_out[b, a, k]
+            total = _action_sum(grad_out, b, k)
             grad_value[b, k] = total
             mean = total / count
             for a in range(actions):
