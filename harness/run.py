@@ -366,15 +366,15 @@ class Runner:
             obs = next_obs
             state.step += num_envs
 
-            if state.step >= state.next_eval or state.step >= budget:
+            evaluate = state.step >= state.next_eval or state.step >= budget
+            if evaluate or state.step >= state.next_checkpoint or state.step >= limit:
                 state.wall_time = time.perf_counter() - started
-                self._evaluate(agent, eval_envs, state, fabric)
-                stop_return = task.eval.stop_return
-                state.solved = stop_return is not None and state.rows[-1]["return_mean"] >= stop_return
+                if evaluate:
+                    self._evaluate(agent, eval_envs, state, fabric)
+                    stop_return = task.eval.stop_return
+                    state.solved = stop_return is not None and state.rows[-1]["return_mean"] >= stop_return
                 self._checkpoint(agent, envs, obs, state)
-            elif state.step >= state.next_checkpoint or state.step >= limit:
-                state.wall_time = time.perf_counter() - started
-                self._checkpoint(agent, envs, obs, state)
+                started = time.perf_counter() - state.wall_time  # wall_time counts training, not these pauses
             if self.progress is not None and time.perf_counter() - last_report >= self.progress_every:
                 now = time.perf_counter()
                 self.progress({"run_id": self.run_id, "step": state.step, "budget": budget,

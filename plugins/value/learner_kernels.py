@@ -160,11 +160,13 @@ def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_
         for j in range(atoms):
             p = probs[j]
             target_z = min(max(reward[b] + discount[b] * support[j], v_min), v_max)
-            position = (target_z - v_min) / delta
-            lower, upper = np.float32(math.floor(position)), np.float32(math.ceil(position))
-            w_lower = upper - position + (np.float32(1.0) if lower == upper else np.float32(0.0))
-            projected[int(lower)] += p * w_lower
-            projected[int(upper)] += p * (position - lower)
+            position = (target_z - v_min) / delta  # >= 0: truncation is floor (and inlined, unlike floor)
+            low = int(position)
+            lower = np.float32(low)
+            high = low + 1 if position > lower else low
+            w_lower = np.float32(high) - position + (np.float32(1.0) if high == low else np.float32(0.0))
+            projected[low] += p * w_lower
+            projected[high] += p * (position - lower)
         taken = action[b]
         total = 0.0
         for j in range(atoms):
