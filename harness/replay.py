@@ -14,8 +14,9 @@ applies at once): the window stops at the episode's end, a terminated end does n
 truncated one bootstraps from its final observation. A transition becomes sampleable once its
 window is complete; a slot whose stack would reach into overwritten slots is withdrawn.
 
-Sampling is batched numpy throughout; prioritized replay uses a :class:`SumTree` whose sampling and
-priority updates are vectorized over the batch (one numpy operation per tree level).
+Sampling is batched: numpy calls for gathering, compiled loops (``harness.replay_kernels``) for
+n-step windows and for prioritized replay's :class:`SumTree` draws, importance weights and priority
+updates.
 """
 
 from __future__ import annotations
@@ -263,25 +264,23 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             self.tree.update(flat, self.max_priority ** self.alpha)
 
     def update_priorities(self, index: np.ndarray, priority: np.ndarray) -> None:
-        priority = np.abs(np.asarray(priority, dtype=np.float64)) + self.eps
-        alive = self.valid.ravel()[index]  # a slot withdrawn since sampling keeps priority 0
-        self.tree.update(index[alive], priority[alive] ** self.alpha)
-        self.max_priority = max(self.max_priority, float(priority.max()))
+        """|priority| + eps, to the power α; a slot withdrawn since sampling keeps priority 0."""
+        top = _kernels().set_priorities(self.tree.tree, self.tree.size, np.ascontiguousarray(index, dtype=np.int64),
+                                        np.ascontiguousarray(priority), self.valid.ravel(), self.eps, self.alpha)
+        self.max_priority = max(self.max_priority, top)
 
     def sample(self, batch_size: int, rng: np.random.Generator, gamma: float, beta: float = 1.0) -> Batch:
         if self.num_valid == 0:
             raise ValueError("no complete transition to sample yet")
-        total = self.tree.total
+        kernels, tree = _kernels(), self.tree
         # stratified: one draw per equal segment of the total mass
-        mass = (np.arange(batch_size) + rng.random(batch_size)) * (total / batch_size)
-        flat = self.tree.find(np.minimum(mass, np.nextafter(total, 0)))
-        bad = self.tree.get(flat) <= 0  # float rounding can land on an empty leaf: redraw those
-        while bad.any():
-            flat[bad] = self.tree.find(rng.random(int(bad.sum())) * total)
-            bad = self.tree.get(flat) <= 0
-        probability = self.tree.get(flat) / total
-        weights = (self.num_valid * probability) ** (-beta)
-        weights = (weights / weights.max()).astype(np.float32)
+        flat, empty = kernels.stratified_find(tree.tree, tree.size, rng.random(batch_size))
+        if empty:  # float rounding can land on an empty leaf: redraw those
+            bad = tree.get(flat) <= 0
+            while bad.any():
+                flat[bad] = tree.find(rng.random(int(bad.sum())) * tree.total)
+                bad = tree.get(flat) <= 0
+        weights = kernels.importance_weights(tree.tree, tree.size, flat, self.num_valid, beta)
         obs, action, reward, next_obs, discount = self.gather(flat, gamma)
         return Batch(obs, action, reward, next_obs, discount, weights, flat)
 

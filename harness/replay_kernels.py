@@ -1,5 +1,6 @@
-"""Compiled loops of the replay buffers: the sum-tree's leaf updates and prefix-sum search, and
-n-step returns (each a dozen numpy calls over a (batch, n) window otherwise)."""
+"""Compiled loops of the replay buffers: the sum-tree's leaf updates and prefix-sum search,
+prioritized replay's stratified draw with its importance weights and its priority updates, and n-step
+returns (each a dozen numpy calls over a batch or a (batch, n) window otherwise)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,63 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def update(tree: np.ndarray, size: int, index: np.ndarray, value: np.ndarray) -> None:
-    """Set each leaf, then recompute (never increment) its ancestors, so totals cannot drift."""
-    for i in range(index.shape[0]):
-        node = index[i] + size
-        tree[node] = value[i]
+def _set_leaf(tree: np.ndarray, size: int, leaf: int, value: float) -> None:
+    """Set one leaf, then recompute (never increment) its ancestors, so totals cannot drift."""
+    node = leaf + size
+    tree[node] = value
+    node >>= 1
+    while node >= 1:
+        tree[node] = tree[2 * node] + tree[2 * node + 1]
         node >>= 1
-        while node >= 1:
-            tree[node] = tree[2 * node] + tree[2 * node + 1]
-            node >>= 1
+
+
+@numba.njit(cache=True)
+def update(tree: np.ndarray, size: int, index: np.ndarray, value: np.ndarray) -> None:
+    """Set each leaf in order (the last write wins for a repeated index)."""
+    for i in range(index.shape[0]):
+        _set_leaf(tree, size, index[i], value[i])
+
+
+@numba.njit(cache=True)
+def set_priorities(tree: np.ndarray, size: int, index: np.ndarray, priority: np.ndarray, alive: np.ndarray,
+                   eps: float, alpha: float) -> float:
+    """Proportional priorities: leaf ``index[i]`` becomes (|priority[i]| + eps)^alpha where ``alive`` (by
+    flat slot) still holds; returns the largest |priority| + eps, alive or not."""
+    top = 0.0
+    for i in range(index.shape[0]):
+        p = abs(np.float64(priority[i])) + eps
+        top = max(top, p)
+        if alive[index[i]]:
+            _set_leaf(tree, size, index[i], p ** alpha)
+    return top
+
+
+@numba.njit(cache=True)
+def importance_weights(tree: np.ndarray, size: int, leaves: np.ndarray, count: int, beta: float) -> np.ndarray:
+    """(count · P(i))^-β with P(i) = p_i / Σ p, divided by the batch's largest, in float32."""
+    total = tree[1]
+    weights = np.empty(leaves.shape[0], dtype=np.float64)
+    for i in range(leaves.shape[0]):
+        weights[i] = (count * (tree[leaves[i] + size] / total)) ** (-beta)
+    return (weights / weights.max()).astype(np.float32)
+
+
+@numba.njit(cache=True)
+def stratified_find(tree: np.ndarray, size: int, uniform: np.ndarray) -> tuple[np.ndarray, int]:
+    """One leaf per equal segment of the total mass, at (i + uniform[i]) · total / batch (kept below the
+    total); also how many landed on an empty leaf (float rounding), which the caller redraws."""
+    batch = uniform.shape[0]
+    total = tree[1]
+    below_total = np.nextafter(total, 0.0)
+    mass = np.empty(batch, dtype=np.float64)
+    for i in range(batch):
+        mass[i] = min((i + uniform[i]) * (total / batch), below_total)
+    leaves = find(tree, size, mass)
+    empty = 0
+    for i in range(batch):
+        if tree[leaves[i] + size] <= 0:
+            empty += 1
+    return leaves, empty
 
 
 @numba.njit(cache=True)
