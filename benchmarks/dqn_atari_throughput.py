@@ -4,11 +4,12 @@ one run.
 
 Both sides warm up for ``--learning-starts`` steps, then learn for ``--learning-steps``; the rate
 printed is over the learning phase alone (the harness's recorded ``wall_time``, which excludes
-evaluation, between its evaluation points at the two boundaries). The harness runs with 1
-environment and with ``--num-envs`` (ale-py's native vector env) at the same replay ratio.
-Repeats are interleaved; medians of per-repeat ratios are printed.
+evaluations and checkpoints, between its evaluation points at the two boundaries). The harness
+runs with 1 environment and with ``--num-envs`` (ale-py's native vector env) at the same replay
+ratio.
+Repeats are interleaved; medians of per-repeat ratios are printed, with their range.
 
-    python benchmarks/dqn_atari_throughput.py [--learning-steps 4000] [--repeats 2] [--num-envs 8]
+    python benchmarks/dqn_atari_throughput.py [--learning-steps 4000] [--repeats 5] [--num-envs 8]
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learning-starts", type=int, default=1_000)
     parser.add_argument("--learning-steps", type=int, default=4_000)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="this machine's speed moves by up to ±30%% "
+                        "between minutes: single repeats' ratios spread widely, medians less")
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--buffer-size", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1,
@@ -94,9 +96,10 @@ def main() -> None:
           f"{args.learning_starts:,}), {args.repeats} repeats, {args.threads} torch thread(s) in both loops "
           f"(with 1, the harness's passes over s' run on its side thread, harness/side_thread.py):")
     for name, values in sps.items():
-        ratio = med([v / p for v, p in zip(values, sps["plain"])])
+        ratios = [v / p for v, p in zip(values, sps["plain"])]
         cpu_ratio = med([v / p for v, p in zip(cpu_sps[name], cpu_sps["plain"])])
-        print(f"  {name:18} {med(values):8.1f} steps/s  {ratio:.2f}x plain (target >= 1.3x);  "
+        print(f"  {name:18} {med(values):8.1f} steps/s  {med(ratios):.2f}x plain "
+              f"({min(ratios):.2f}-{max(ratios):.2f}; target >= 1.3x);  "
               f"{med(cpu_sps[name]):8.1f} steps per CPU-second  {cpu_ratio:.2f}x plain")
 
 if __name__ == "__main__":
