@@ -19,22 +19,30 @@ import numpy as np
 
 
 @numba.njit(cache=True, error_model="numpy")
-def noisy_weight(mu: np.ndarray, sigma: np.ndarray, eps_out: np.ndarray, eps_in: np.ndarray,
-                 out: np.ndarray) -> None:
-    """out = μ + σ ⊙ (ε_out ε_inᵀ), rounded as torch's ``mu + sigma * outer(eps_out, eps_in)``."""
-    for i in range(out.shape[0]):
+def noisy_layer(w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray, eps_out: np.ndarray,
+                eps_in: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> None:
+    """weight = μ_w + σ_w ⊙ (ε_out ε_inᵀ) and bias = μ_b + σ_b ⊙ ε_out, rounded as torch's
+    ``mu + sigma * outer(eps_out, eps_in)`` and ``mu + sigma * eps_out``."""
+    for i in range(weight.shape[0]):
         e_out = eps_out[i]
-        for j in range(out.shape[1]):
-            out[i, j] = mu[i, j] + sigma[i, j] * (e_out * eps_in[j])
+        for j in range(weight.shape[1]):
+            weight[i, j] = w_mu[i, j] + w_sigma[i, j] * (e_out * eps_in[j])
+        bias[i] = b_mu[i] + b_sigma[i] * e_out
 
 
 @numba.njit(cache=True, error_model="numpy")
-def noisy_sigma_grad(grad_weight: np.ndarray, eps_out: np.ndarray, eps_in: np.ndarray, out: np.ndarray) -> None:
-    """d loss / d σ = d loss / d w ⊙ (ε_out ε_inᵀ)."""
-    for i in range(out.shape[0]):
+def noisy_layer_grads(grad_weight: np.ndarray, grad_bias: np.ndarray, eps_out: np.ndarray, eps_in: np.ndarray,
+                      w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray) -> None:
+    """The parameters' gradients of :func:`noisy_layer` from the composed weight's and bias's:
+    d/dμ = d/dw, d/dσ = d/dw ⊙ (ε_out ε_inᵀ) (and likewise for the bias, with ε_out)."""
+    for i in range(grad_weight.shape[0]):
         e_out = eps_out[i]
-        for j in range(out.shape[1]):
-            out[i, j] = grad_weight[i, j] * (e_out * eps_in[j])
+        for j in range(grad_weight.shape[1]):
+            g = grad_weight[i, j]
+            w_mu[i, j] = g
+            w_sigma[i, j] = g * (e_out * eps_in[j])
+        b_mu[i] = grad_bias[i]
+        b_sigma[i] = grad_bias[i] * e_out
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -85,10 +85,8 @@ class _Linear:
         for part in self.parts:
             rows = part.rows
             if part.noisy is not None and part.noisy.noisy:
-                w_mu, w_sigma, b_mu, b_sigma = part.arrays
-                learner_kernels.noisy_weight(w_mu, w_sigma, part.eps_out, part.eps_in, self.weight[rows])
-                np.multiply(b_sigma, part.eps_out, out=self.bias[rows])
-                self.bias[rows] += b_mu
+                learner_kernels.noisy_layer(*part.arrays, part.eps_out, part.eps_in, self.weight[rows],
+                                            self.bias[rows])
             else:  # plain, or noise switched off: the (mean) weights
                 self.weight[rows] = part.arrays[0]
                 self.bias[rows] = part.arrays[-2 if part.noisy is not None else -1]
@@ -116,11 +114,11 @@ class _Linear:
                     weight_grad[...], bias_grad[...] = part_w, part_b
                     continue
                 mu_w, sigma_w, mu_b, sigma_b = next(grads), next(grads), next(grads), next(grads)
-                mu_w[...], mu_b[...] = part_w, part_b
                 if part.noisy.noisy:
-                    learner_kernels.noisy_sigma_grad(part_w, part.eps_out, part.eps_in, sigma_w)
-                    np.multiply(part_b, part.eps_out, out=sigma_b)
+                    learner_kernels.noisy_layer_grads(part_w, part_b, part.eps_out, part.eps_in, mu_w, sigma_w,
+                                                      mu_b, sigma_b)
                 else:  # noise switched off: σ gets no gradient
+                    mu_w[...], mu_b[...] = part_w, part_b
                     sigma_w[...], sigma_b[...] = 0.0, 0.0
         return grad_out @ self.weight if need_input else None
 
