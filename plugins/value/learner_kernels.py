@@ -87,42 +87,54 @@ def shifted_exp(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _action_sum(x: np.ndarray, b: int, k: int) -> np.float32:
-    """Σ_a x[b, a, k] in float32, in order (as torch and numpy sum a short axis)."""
-    total = np.float32(0.0)
-    for a in range(x.shape[1]):
-        total += x[b, a, k]
-    return total
+def _action_sums(x: np.ndarray, b: int, column: int, actions: int, atoms: int, out: np.ndarray) -> None:
+    """out[k] = Σ_a x[b, column + a·atoms + k], summed in order in float32 (as torch and numpy sum a
+    short axis)."""
+    out[:] = 0.0
+    for a in range(actions):
+        for k in range(atoms):
+            out[k] += x[b, column + a * atoms + k]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def dueling_combine(value: np.ndarray, advantage: np.ndarray) -> np.ndarray:
-    """Q = (V + A) − mean_a A, rounded as torch's ``value + advantage - advantage.mean(dim=-2)``:
-    ``value`` (B, K), ``advantage`` (B, A, K), both possibly strided views of the head's output."""
-    batch, actions, atoms = advantage.shape
+def dueling_combine(advantage: np.ndarray, advantage_column: int, value: np.ndarray, value_column: int,
+                    actions: int, atoms: int) -> np.ndarray:
+    """Q = (V + A) − mean_a A, rounded as torch's ``value + advantage - advantage.mean(dim=-2)``.
+
+    A is ``advantage[:, advantage_column:]`` (actions × atoms columns) and V ``value[:,
+    value_column:]`` (atoms columns): whole C-ordered arrays and a column offset rather than
+    column slices, so that the loops run over contiguous rows (a strided view made this 5x slower)."""
+    batch = advantage.shape[0]
     out = np.empty((batch, actions, atoms), dtype=np.float32)
+    mean = np.empty(atoms, dtype=np.float32)
     count = np.float32(actions)
     for b in range(batch):
+        _action_sums(advantage, b, advantage_column, actions, atoms, mean)
         for k in range(atoms):
-            mean = _action_sum(advantage, b, k) / count
-            for a in range(actions):
-                out[b, a, k] = (value[b, k] + advantage[b, a, k]) - mean
+            mean[k] /= count
+        for a in range(actions):
+            for k in range(atoms):
+                out[b, a, k] = (value[b, value_column + k] + advantage[b, advantage_column + a * atoms + k]) - mean[k]
     return out
 
 
 @numba.njit(cache=True, error_model="numpy")
-def dueling_backward(grad_out: np.ndarray, grad_value: np.ndarray, grad_advantage: np.ndarray) -> None:
-    """The gradients of :func:`dueling_combine`'s inputs from its output's: d/dV = Σ_a g,
-    d/dA = g − Σ_a g / A. Writes into (possibly strided) views, e.g. of one stacked head gradient."""
+def dueling_backward(grad_out: np.ndarray) -> np.ndarray:
+    """The gradients of :func:`dueling_combine`'s inputs from its output's (B, A, K): d/dA = g − Σ_a g / A
+    in the first A·K columns, d/dV = Σ_a g in the last K."""
     batch, actions, atoms = grad_out.shape
+    flat = grad_out.reshape(batch, actions * atoms)
+    grad = np.empty((batch, (actions + 1) * atoms), dtype=np.float32)
+    total = np.empty(atoms, dtype=np.float32)
     count = np.float32(actions)
     for b in range(batch):
+        _action_sums(flat, b, 0, actions, atoms, total)
         for k in range(atoms):
-            total = _action_sum(grad_out, b, k)
-            grad_value[b, k] = total
-            mean = total / count
-            for a in range(actions):
-                grad_advantage[b, a, k] = grad_out[b, a, k] - mean
+            grad[b, actions * atoms + k] = total[k]
+        for a in range(actions):
+            for k in range(atoms):
+                grad[b, a * atoms + k] = flat[b, a * atoms + k] - total[k] / count
+    return grad
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -209,25 +209,26 @@ class _NumpyQNet:
         """(B, A, atoms); with a ``tape``, what :meth:`backward` needs is recorded on it."""
         batch = obs.shape[0]
         head = self.head_in.forward(self.torso.forward(obs, tape), tape)
-        streams = [head[:, part.rows] for part in self.head_in.parts]
+        # the advantage stream's output, then the value stream's: (array, first column) each
+        streams = [(head, part.rows.start) for part in self.head_in.parts]
         if self.head_out:
             np.maximum(head, 0.0, out=head)
             if tape is not None:
                 tape.append(head)
-            streams = [layer.forward(stream, tape) for layer, stream in zip(self.head_out, streams)]
-        advantage = streams[0].reshape(batch, self.num_actions, self.atoms)
+            streams = [(layer.forward(head[:, part.rows], tape), 0)
+                       for layer, part in zip(self.head_out, self.head_in.parts)]
         if not self.dueling:
-            return advantage
-        return learner_kernels.dueling_combine(streams[1], advantage)
+            return streams[0][0].reshape(batch, self.num_actions, self.atoms)
+        (advantage, advantage_column), (value, value_column) = streams
+        return learner_kernels.dueling_combine(advantage, advantage_column, value, value_column, self.num_actions,
+                                               self.atoms)
 
     def backward(self, grad_out: np.ndarray, tape: list) -> None:
         """Writes every parameter's gradient from d loss / d output (its rows: the first rows of the
         recorded pass)."""
         batch, width = grad_out.shape[0], self.num_actions * self.atoms
         if self.dueling:  # Q = V + A − mean A; d loss / d (the advantage outputs, then the value outputs)
-            grad_head = np.empty((batch, width + self.atoms), dtype=np.float32)
-            learner_kernels.dueling_backward(grad_out, grad_head[:, width:],
-                                             grad_head[:, :width].reshape(grad_out.shape))
+            grad_head = learner_kernels.dueling_backward(np.ascontiguousarray(grad_out))
         else:
             grad_head = grad_out.reshape(batch, -1)
         if self.head_out:
