@@ -168,7 +168,7 @@ class ValueAgent(Agent):
             if random_mask.all():
                 return random_action
             if self.cfg.noisy:  # fresh noise for every acting step (Fortunato et al.)
-                self.online.reset_noise(self.torch_rng)
+                self.online.reset_noise(self._noise_rng())
         if self.numpy_q is not None:
             greedy = self.numpy_q.q_values(obs).argmax(axis=1)
             return greedy if not explore else np.where(random_mask, random_action, greedy)
@@ -206,8 +206,8 @@ class ValueAgent(Agent):
         beta = min(1.0, cfg.priority_beta + (1.0 - cfg.priority_beta) * self.steps / max(cfg.priority_beta_steps, 1))
         batch = self.replay.sample(cfg.batch_size, self.np_rng, cfg.gamma, beta)
         if cfg.noisy:  # independent noise for the online and the target network at every update
-            self.online.reset_noise(self.torch_rng)
-            self.target.reset_noise(self.torch_rng)
+            self.online.reset_noise(self._noise_rng())
+            self.target.reset_noise(self._noise_rng())
         if self.numpy_learner is not None:  # the same rule, fused in numpy for MLPs on the CPU
             loss, per_sample = self.numpy_learner.update(batch, cfg, self.replay.prioritized)
         else:
@@ -216,6 +216,11 @@ class ValueAgent(Agent):
             self.replay.update_priorities(batch.index, per_sample)
         self.updates += 1
         return {"loss": loss}
+
+    def _noise_rng(self) -> np.random.Generator | torch.Generator:
+        """Noisy layers' generator: numpy's on the CPU (cheaper calls; checkpointed with the replay's
+        draws), the device's torch generator elsewhere."""
+        return self.np_rng if self.device.type == "cpu" else self.torch_rng
 
     def _torch_update(self, batch: Batch) -> tuple[float, np.ndarray | None]:
         """Loss, gradient step and clipping; returns the loss and the per-sample losses."""

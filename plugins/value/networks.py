@@ -111,13 +111,18 @@ class QNetwork(nn.Module):
             return advantage
         return dueling_combine(self.value(x).view(*lead, 1, self.atoms), advantage)
 
-    def reset_noise(self, generator: torch.Generator | None) -> None:
+    def reset_noise(self, generator: torch.Generator | np.random.Generator | None) -> None:
         """Fresh factorized noise f(ε) for every noisy layer, drawn and transformed in place in the
-        shared buffer (per-layer calls were most of the cost of noise for small networks)."""
+        shared buffer (per-layer calls were most of the cost of noise for small networks). A numpy
+        generator (for a buffer on the CPU) draws with numpy: a fraction of torch's call cost at
+        this size, which inside a CartPole Rainbow update was 40 µs of ~0.9 ms."""
         if not self.noisy_layers:
             return
         noise = self.noise  # a buffer: no autograd history to avoid
-        torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
+        if isinstance(generator, np.random.Generator):
+            generator.standard_normal(out=noise.numpy(), dtype=np.float32)
+        else:
+            torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
         if noise.device.type == "cpu":  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
             array = noise.numpy()
             np.copysign(np.sqrt(np.abs(array)), array, out=array)
