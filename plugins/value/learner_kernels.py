@@ -140,14 +140,15 @@ def dueling_backward(grad_out: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _probs(exps: np.ndarray, out: np.ndarray) -> None:
-    """softmax from :func:`shifted_exp`'s exponentials: exp / Σ exp."""
+def _probs(exps: np.ndarray, out: np.ndarray) -> float:
+    """softmax from :func:`shifted_exp`'s exponentials: exp / Σ exp; returns Σ exp (float64)."""
     total = 0.0
     for j in range(exps.shape[0]):
         total += exps[j]
     total32 = np.float32(total)
     for j in range(exps.shape[0]):
         out[j] = exps[j] / total32
+    return total
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -190,11 +191,7 @@ def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_
             projected[low] += p * w_lower
             projected[high] += p * (position - lower)
         taken = action[b]
-        total = 0.0
-        for j in range(atoms):
-            total += exps[b, taken, j]
-        log_total = np.float32(math.log(total))
-        _probs(exps[b, taken], probs)
+        log_total = np.float32(math.log(_probs(exps[b, taken], probs)))
         loss, mass = 0.0, 0.0
         for j in range(atoms):
             t = np.float32(projected[j])

@@ -119,12 +119,12 @@ class QNetwork(nn.Module):
         if not self.noisy_layers:
             return
         noise = self.noise  # a buffer: no autograd history to avoid
+        array = noise.numpy() if noise.device.type == "cpu" else None
         if isinstance(generator, np.random.Generator):
-            generator.standard_normal(out=noise.numpy(), dtype=np.float32)
+            generator.standard_normal(out=array, dtype=np.float32)
         else:
             torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
-        if noise.device.type == "cpu":  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
-            array = noise.numpy()
+        if array is not None:  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
             np.copysign(np.sqrt(np.abs(array)), array, out=array)
         else:
             sign = noise.sign()
