@@ -1,6 +1,6 @@
 """Compiled loops of :class:`plugins.value.numpy_learner.NumpyLearner`: Adam, noisy layers' weights
-and gradients, the dueling combine and its backward, the softmax's max shift, C51's target and
-loss, and QR-DQN's quantile Huber loss.
+and gradients, the dueling combine and its backward (on a batch's outputs, or folded into a one-layer
+head's weights), the softmax's max shift, C51's target and loss, and QR-DQN's quantile Huber loss.
 
 Why: all of these are elementwise work that numpy spreads over several (noisy weights, Adam) to ~25
 (C51) calls, each a pass over memory plus ~2 µs of dispatch, and a reduction over a short axis (the
@@ -137,6 +137,63 @@ def dueling_backward(grad_out: np.ndarray) -> np.ndarray:
             for k in range(atoms):
                 grad[b, a * atoms + k] = flat[b, a * atoms + k] - total[k] / count
     return grad
+
+
+@numba.njit(cache=True, error_model="numpy")
+def fold_dueling(weight: np.ndarray, bias: np.ndarray, actions: int, atoms: int, q_weight: np.ndarray,
+                 q_bias: np.ndarray) -> None:
+    """A one-layer dueling head's Q weights: the aggregation Q = V + A − mean_a A is linear in the
+    head's outputs, so it applies to the stacked weights' rows (the advantage's A·K rows, then the
+    value's K) as it does to the outputs, and the head needs one (A·K)-wide product instead of an
+    (A+1)·K-wide one and the aggregation over every batch row. Rounded as :func:`dueling_combine`."""
+    width = weight.shape[1]
+    mean = np.empty(width, dtype=np.float32)
+    mean_bias = np.float32(0.0)
+    count = np.float32(actions)
+    value_row = actions * atoms
+    for k in range(atoms):
+        mean[:] = 0.0
+        mean_bias = np.float32(0.0)
+        for a in range(actions):
+            for j in range(width):
+                mean[j] += weight[a * atoms + k, j]
+            mean_bias += bias[a * atoms + k]
+        for j in range(width):
+            mean[j] /= count
+        mean_bias /= count
+        for a in range(actions):
+            row = a * atoms + k
+            for j in range(width):
+                q_weight[row, j] = (weight[value_row + k, j] + weight[row, j]) - mean[j]
+            q_bias[row] = (bias[value_row + k] + bias[row]) - mean_bias
+
+
+@numba.njit(cache=True, error_model="numpy")
+def unfold_dueling_grads(grad_q_weight: np.ndarray, grad_q_bias: np.ndarray, actions: int,
+                         atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stacked weights' and biases' gradients from those of :func:`fold_dueling`'s outputs:
+    d/dA = g − Σ_a g / A in the first A·K rows, d/dV = Σ_a g in the last K (as :func:`dueling_backward`,
+    over weight rows instead of batch rows)."""
+    width = grad_q_weight.shape[1]
+    grad_weight = np.empty(((actions + 1) * atoms, width), dtype=np.float32)
+    grad_bias = np.empty((actions + 1) * atoms, dtype=np.float32)
+    count = np.float32(actions)
+    value_row = actions * atoms
+    for k in range(atoms):
+        total = grad_weight[value_row + k]
+        total[:] = 0.0
+        total_bias = np.float32(0.0)
+        for a in range(actions):
+            for j in range(width):
+                total[j] += grad_q_weight[a * atoms + k, j]
+            total_bias += grad_q_bias[a * atoms + k]
+        grad_bias[value_row + k] = total_bias
+        for a in range(actions):
+            row = a * atoms + k
+            for j in range(width):
+                grad_weight[row, j] = grad_q_weight[row, j] - total[j] / count
+            grad_bias[row] = grad_q_bias[row] - total_bias / count
+    return grad_weight, grad_bias
 
 
 @numba.njit(cache=True, error_model="numpy")

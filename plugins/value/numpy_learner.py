@@ -105,22 +105,25 @@ class _Linear:
             np.matmul(grad_out.T, x, out=self.grads[0])
             np.add.reduce(grad_out, axis=0, out=self.grads[1])
         else:
-            grad_w, grad_b = grad_out.T @ x, np.add.reduce(grad_out, axis=0)
-            grads = iter(self.grads)
-            for part in self.parts:
-                part_w, part_b = grad_w[part.rows], grad_b[part.rows]
-                if part.noisy is None:
-                    weight_grad, bias_grad = next(grads), next(grads)
-                    weight_grad[...], bias_grad[...] = part_w, part_b
-                    continue
-                mu_w, sigma_w, mu_b, sigma_b = next(grads), next(grads), next(grads), next(grads)
-                if part.noisy.noisy:
-                    learner_kernels.noisy_layer_grads(part_w, part_b, part.eps_out, part.eps_in, mu_w, sigma_w,
-                                                      mu_b, sigma_b)
-                else:  # noise switched off: σ gets no gradient
-                    mu_w[...], mu_b[...] = part_w, part_b
-                    sigma_w[...], sigma_b[...] = 0.0, 0.0
+            self.write_grads(grad_out.T @ x, np.add.reduce(grad_out, axis=0))
         return grad_out @ self.weight if need_input else None
+
+    def write_grads(self, grad_w: np.ndarray, grad_b: np.ndarray) -> None:
+        """The parameters' gradients from the composed (stacked, noisy) weight's and bias's."""
+        grads = iter(self.grads)
+        for part in self.parts:
+            part_w, part_b = grad_w[part.rows], grad_b[part.rows]
+            if part.noisy is None:
+                weight_grad, bias_grad = next(grads), next(grads)
+                weight_grad[...], bias_grad[...] = part_w, part_b
+                continue
+            mu_w, sigma_w, mu_b, sigma_b = next(grads), next(grads), next(grads), next(grads)
+            if part.noisy.noisy:
+                learner_kernels.noisy_layer_grads(part_w, part_b, part.eps_out, part.eps_in, mu_w, sigma_w,
+                                                  mu_b, sigma_b)
+            else:  # noise switched off: σ gets no gradient
+                mu_w[...], mu_b[...] = part_w, part_b
+                sigma_w[...], sigma_b[...] = 0.0, 0.0
 
 
 class _Chain:
@@ -168,12 +171,20 @@ class _NumpyQNet:
     """A :class:`QNetwork` (MLP torso, plain or dueling head, noisy or not) as numpy layers.
 
     The head's first layers (of the advantage stream and, when dueling, of the value stream) read the
-    same features, so they are one stacked layer; the streams' second layers, if any, follow it."""
+    same features, so they are one stacked layer; the streams' second layers, if any, follow it. A
+    dueling head of one layer is folded: its aggregation, linear in the stacked layer's outputs, is
+    applied to that layer's weights once per update (:func:`learner_kernels.fold_dueling`), so each
+    pass computes Q with an A·K-wide product, a third narrower for two actions, and no aggregation
+    over the batch."""
 
     def __init__(self, net: QNetwork, torso: _Chain, head_in: _Linear, head_out: list[_Linear]):
         self.net, self.torso, self.head_in, self.head_out = net, torso, head_in, head_out
         self.num_actions, self.atoms, self.dueling = net.num_actions, net.atoms, net.value is not None
         self.layers = torso.layers + [head_in] + head_out
+        self.folded = self.dueling and not head_out
+        if self.folded:  # the Q layer's weights and bias, from the stacked ones at each prepare()
+            self.q_weight = np.empty((self.num_actions * self.atoms, head_in.weight.shape[1]), dtype=np.float32)
+            self.q_bias = np.empty(self.num_actions * self.atoms, dtype=np.float32)
 
     @classmethod
     def of(cls, net: QNetwork) -> "_NumpyQNet | None":
@@ -200,6 +211,9 @@ class _NumpyQNet:
     def prepare(self) -> None:
         for layer in self.layers:
             layer.prepare()
+        if self.folded:
+            learner_kernels.fold_dueling(self.head_in.weight, self.head_in.bias, self.num_actions, self.atoms,
+                                         self.q_weight, self.q_bias)
 
     def bind_grads(self, views: dict[int, np.ndarray]) -> None:
         for layer in self.layers:
@@ -208,7 +222,14 @@ class _NumpyQNet:
     def forward(self, obs: np.ndarray, tape: list | None = None) -> np.ndarray:
         """(B, A, atoms); with a ``tape``, what :meth:`backward` needs is recorded on it."""
         batch = obs.shape[0]
-        head = self.head_in.forward(self.torso.forward(obs, tape), tape)
+        features = self.torso.forward(obs, tape)
+        if self.folded:
+            if tape is not None:
+                tape.append(features)
+            q = features @ self.q_weight.T
+            q += self.q_bias
+            return q.reshape(batch, self.num_actions, self.atoms)
+        head = self.head_in.forward(features, tape)
         # the advantage stream's output, then the value stream's: (array, first column) each
         streams = [(head, part.rows.start) for part in self.head_in.parts]
         if self.head_out:
@@ -227,6 +248,13 @@ class _NumpyQNet:
         """Writes every parameter's gradient from d loss / d output (its rows: the first rows of the
         recorded pass)."""
         batch, width = grad_out.shape[0], self.num_actions * self.atoms
+        if self.folded:  # the Q layer's gradients, then the stacked layer's through the fold
+            grad_q = grad_out.reshape(batch, width)
+            features = tape.pop()[:batch]
+            self.head_in.write_grads(*learner_kernels.unfold_dueling_grads(
+                grad_q.T @ features, np.add.reduce(grad_q, axis=0), self.num_actions, self.atoms))
+            self.torso.backward(grad_q @ self.q_weight, tape, False)
+            return
         if self.dueling:  # Q = V + A − mean A; d loss / d (the advantage outputs, then the value outputs)
             grad_head = learner_kernels.dueling_backward(np.ascontiguousarray(grad_out))
         else:
