@@ -205,7 +205,9 @@ class ValueAgent(Agent):
         cfg = self.cfg
         beta = min(1.0, cfg.priority_beta + (1.0 - cfg.priority_beta) * self.steps / max(cfg.priority_beta_steps, 1))
         batch = self.replay.sample(cfg.batch_size, self.np_rng, cfg.gamma, beta)
-        if cfg.noisy:  # independent noise for the online and the target network at every update
+        if cfg.noisy and self.numpy_learner is not None:  # the same draws, without torch calls
+            self.numpy_learner.reset_noise(self.np_rng)
+        elif cfg.noisy:  # independent noise for the online and the target network at every update
             self.online.reset_noise(self._noise_rng())
             self.target.reset_noise(self._noise_rng())
         if self.numpy_learner is not None:  # the same rule, fused in numpy for MLPs on the CPU

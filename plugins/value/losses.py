@@ -27,7 +27,7 @@ def categorical_projection(next_probs: torch.Tensor, reward: torch.Tensor, disco
     v_min, v_max = support[0], support[-1]
     delta = (v_max - v_min) / (support.numel() - 1)
     target_z = (reward.unsqueeze(1) + discount.unsqueeze(1) * support.unsqueeze(0)).clamp(v_min, v_max)
-    b = (target_z - v_min) / delta
+    b = ((target_z - v_min) / delta).clamp(max=support.numel() - 1)  # v_max's position may round above K − 1
     lower = b.floor()
     upper = b.ceil()
     # when b lands exactly on an atom, lower == upper: give that atom the whole mass

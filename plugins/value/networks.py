@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from plugins.value import learner_kernels
+
 
 class NoisyLinear(nn.Module):
     """Factorized Gaussian noisy layer (Fortunato et al. 2018): w = μ_w + σ_w ⊙ f(ε_out) f(ε_in)ᵀ,
@@ -119,13 +121,12 @@ class QNetwork(nn.Module):
         if not self.noisy_layers:
             return
         noise = self.noise  # a buffer: no autograd history to avoid
-        array = noise.numpy() if noise.device.type == "cpu" else None
         if isinstance(generator, np.random.Generator):
-            generator.standard_normal(out=array, dtype=np.float32)
-        else:
-            torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
-        if array is not None:  # a fraction of torch's call costs; numpy's sqrt is correctly rounded
-            np.copysign(np.sqrt(np.abs(array)), array, out=array)
+            draw_factorized_noise(generator, noise.numpy())
+            return
+        torch.randn(noise.shape, generator=generator, device=noise.device, out=noise)
+        if noise.device.type == "cpu":
+            learner_kernels.factorize(noise.numpy())
         else:
             sign = noise.sign()
             noise.abs_().sqrt_().mul_(sign)
@@ -133,6 +134,12 @@ class QNetwork(nn.Module):
     def set_noisy(self, noisy: bool) -> None:
         for layer in self.noisy_layers:
             layer.noisy = noisy
+
+
+def draw_factorized_noise(generator: np.random.Generator, noise: np.ndarray) -> None:
+    """Fresh f(ε) = sgn(ε)√|ε|, ε ~ N(0, 1), in place in a float32 array (a noise buffer's view)."""
+    generator.standard_normal(out=noise, dtype=np.float32)
+    learner_kernels.factorize(noise)
 
 
 def _as_list(module: nn.Module) -> list[nn.Module]:
