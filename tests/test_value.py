@@ -262,7 +262,7 @@ def twin_agents(name: str, switches: dict, seed: int = 0):
 
 
 NUMPY_LEARNER_CASES = [("dqn", {}), ("dqn", {"loss": "mse", "max_grad_norm": 0.0}), ("double_dqn", {}),
-                       ("dueling_dqn", {"head_hidden": 16}), ("prioritized_dqn", {}), ("nstep_dqn", {}),
+                       ("dueling_dqn", {}), ("dueling_dqn", {"head_hidden": 16}), ("prioritized_dqn", {}), ("nstep_dqn", {}),
                        ("noisy_dqn", {}), ("c51", {}), ("rainbow", {}), ("rainbow", {"head_hidden": 32}),
                        ("dqn", {"max_grad_norm": 0.01}), ("qrdqn", {}), ("qrdqn", {"double": True, "kappa": 2.0})]
 

@@ -1,6 +1,7 @@
 """Compiled loops of :class:`plugins.value.numpy_learner.NumpyLearner`: Adam, noisy layers' noise,
-weights and gradients, the dueling combine and its backward (on a batch's outputs, or folded into a one-layer
-head's weights), the softmax's max shift, C51's target and loss, and QR-DQN's quantile Huber loss.
+weights and gradients, the dueling combine and its backward (on a batch's outputs, or folded into a
+one-layer head's weights), the softmax's max shift, C51's target and loss, and QR-DQN's quantile
+Huber loss.
 
 Why: all of these are elementwise work that numpy spreads over several (noisy weights, Adam) to ~25
 (C51) calls, each a pass over memory plus ~2 µs of dispatch, and a reduction over a short axis (the
@@ -156,10 +157,11 @@ def fold_dueling(weight: np.ndarray, bias: np.ndarray, actions: int, atoms: int,
     """A one-layer dueling head's Q weights: the aggregation Q = V + A − mean_a A is linear in the
     head's outputs, so it applies to the stacked weights' rows (the advantage's A·K rows, then the
     value's K) as it does to the outputs, and the head needs one (A·K)-wide product instead of an
-    (A+1)·K-wide one and the aggregation over every batch row. Rounded as :func:`dueling_combine`."""
+    (A+1)·K-wide one and the aggregation over every batch row. Each weight is rounded as
+    :func:`dueling_combine` rounds an output; Q, a product of rounded weights, then differs from
+    torch's in the last bits (``tests/test_value.py`` compares the two paths to 1e-5)."""
     width = weight.shape[1]
     mean = np.empty(width, dtype=np.float32)
-    mean_bias = np.float32(0.0)
     count = np.float32(actions)
     value_row = actions * atoms
     for k in range(atoms):
