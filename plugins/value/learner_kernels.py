@@ -152,6 +152,31 @@ def dueling_backward(grad_out: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _sum_action_rows(x: np.ndarray, k: int, actions: int, atoms: int, out: np.ndarray) -> None:
+    """out = Σ_a x[a·atoms + k], row by row in order in float32: the weight-row twin of
+    :func:`_action_sums`."""
+    out[:] = 0.0
+    for a in range(actions):
+        for j in range(x.shape[1]):
+            out[j] += x[a * atoms + k, j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _fold_rows(x: np.ndarray, actions: int, atoms: int, out: np.ndarray) -> None:
+    """out[a·K + k] = (x[A·K + k] + x[a·K + k]) − mean_a x[a·K + k], for (A+1)·K stacked rows."""
+    mean = np.empty(x.shape[1], dtype=np.float32)
+    count = np.float32(actions)
+    for k in range(atoms):
+        _sum_action_rows(x, k, actions, atoms, mean)
+        for j in range(x.shape[1]):
+            mean[j] /= count
+        for a in range(actions):
+            row = a * atoms + k
+            for j in range(x.shape[1]):
+                out[row, j] = (x[actions * atoms + k, j] + x[row, j]) - mean[j]
+
+
+@numba.njit(cache=True, error_model="numpy")
 def fold_dueling(weight: np.ndarray, bias: np.ndarray, actions: int, atoms: int, q_weight: np.ndarray,
                  q_bias: np.ndarray) -> None:
     """A one-layer dueling head's Q weights: the aggregation Q = V + A − mean_a A is linear in the
@@ -160,53 +185,32 @@ def fold_dueling(weight: np.ndarray, bias: np.ndarray, actions: int, atoms: int,
     (A+1)·K-wide one and the aggregation over every batch row. Each weight is rounded as
     :func:`dueling_combine` rounds an output; Q, a product of rounded weights, then differs from
     torch's in the last bits (``tests/test_value.py`` compares the two paths to 1e-5)."""
-    width = weight.shape[1]
-    mean = np.empty(width, dtype=np.float32)
+    _fold_rows(weight, actions, atoms, q_weight)
+    _fold_rows(bias.reshape(-1, 1), actions, atoms, q_bias.reshape(-1, 1))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _unfold_rows(grad_q: np.ndarray, actions: int, atoms: int) -> np.ndarray:
+    """d/dA = g − Σ_a g / A in the first A·K rows, d/dV = Σ_a g in the last K."""
+    grad = np.empty(((actions + 1) * atoms, grad_q.shape[1]), dtype=np.float32)
     count = np.float32(actions)
-    value_row = actions * atoms
     for k in range(atoms):
-        mean[:] = 0.0
-        mean_bias = np.float32(0.0)
-        for a in range(actions):
-            for j in range(width):
-                mean[j] += weight[a * atoms + k, j]
-            mean_bias += bias[a * atoms + k]
-        for j in range(width):
-            mean[j] /= count
-        mean_bias /= count
+        total = grad[actions * atoms + k]
+        _sum_action_rows(grad_q, k, actions, atoms, total)
         for a in range(actions):
             row = a * atoms + k
-            for j in range(width):
-                q_weight[row, j] = (weight[value_row + k, j] + weight[row, j]) - mean[j]
-            q_bias[row] = (bias[value_row + k] + bias[row]) - mean_bias
+            for j in range(grad_q.shape[1]):
+                grad[row, j] = grad_q[row, j] - total[j] / count
+    return grad
 
 
 @numba.njit(cache=True, error_model="numpy")
 def unfold_dueling_grads(grad_q_weight: np.ndarray, grad_q_bias: np.ndarray, actions: int,
                          atoms: int) -> tuple[np.ndarray, np.ndarray]:
-    """The stacked weights' and biases' gradients from those of :func:`fold_dueling`'s outputs:
-    d/dA = g − Σ_a g / A in the first A·K rows, d/dV = Σ_a g in the last K (as :func:`dueling_backward`,
-    over weight rows instead of batch rows)."""
-    width = grad_q_weight.shape[1]
-    grad_weight = np.empty(((actions + 1) * atoms, width), dtype=np.float32)
-    grad_bias = np.empty((actions + 1) * atoms, dtype=np.float32)
-    count = np.float32(actions)
-    value_row = actions * atoms
-    for k in range(atoms):
-        total = grad_weight[value_row + k]
-        total[:] = 0.0
-        total_bias = np.float32(0.0)
-        for a in range(actions):
-            for j in range(width):
-                total[j] += grad_q_weight[a * atoms + k, j]
-            total_bias += grad_q_bias[a * atoms + k]
-        grad_bias[value_row + k] = total_bias
-        for a in range(actions):
-            row = a * atoms + k
-            for j in range(width):
-                grad_weight[row, j] = grad_q_weight[row, j] - total[j] / count
-            grad_bias[row] = grad_q_bias[row] - total_bias / count
-    return grad_weight, grad_bias
+    """The stacked weights' and biases' gradients from those of :func:`fold_dueling`'s outputs (as
+    :func:`dueling_backward`, over weight rows instead of batch rows)."""
+    grad_bias = _unfold_rows(grad_q_bias.reshape(-1, 1), actions, atoms)
+    return _unfold_rows(grad_q_weight, actions, atoms), grad_bias.reshape(-1)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
