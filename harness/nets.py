@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from harness.frames import scaled_channels_last
+
 
 class MLP(nn.Module):
     def __init__(self, in_dim: int, hidden: Sequence[int] = (128, 128), activation: type[nn.Module] = nn.ReLU):
@@ -49,9 +51,10 @@ class ConvTorso(nn.Module):
         self.conv.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:  # converted on the uint8 frames: the cheapest place
-            x = x.contiguous(memory_format=torch.channels_last)
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()  # in place on the new copy
+        if x.dim() == 4:
+            x = scaled_channels_last(x)
+        else:
+            x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()  # in place on the new copy
         return self.fc(self.conv(x))
 
 

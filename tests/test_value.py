@@ -202,6 +202,24 @@ def test_image_observations_use_compact_replay_and_cnn_torsos():
     assert isinstance(small.online.torso, MinAtarCNN) and small.replay.k == 1
 
 
+@pytest.mark.parametrize("shape", [(32, 4, 84, 84), (1, 4, 5, 3), (2, 3, 6, 6), (2, 4, 6, 6, "strided")])
+def test_frames_become_the_floats_torch_makes_in_channels_last_memory(shape):
+    from harness.frames import scaled_channels_last
+
+    rng = np.random.default_rng(0)
+    strided = shape[-1] == "strided"
+    frames = torch.from_numpy(rng.integers(0, 256, shape[:4], dtype=np.uint8))
+    frames[0, 0, 0, :2] = torch.tensor([0, 255], dtype=torch.uint8)  # both ends of the range
+    if strided:  # a non-contiguous view takes torch's own path
+        frames = frames.transpose(2, 3)
+    expected = frames.contiguous(memory_format=torch.channels_last).float() / 255.0
+    got = scaled_channels_last(frames)
+    assert got.dtype == torch.float32 and got.shape == frames.shape
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(got, expected)  # bit for bit
+    assert got[0, 0, 0, 0] == 0.0 and got.max() == 1.0
+
+
 @pytest.mark.parametrize("switches", [{}, {"dueling": True}, {"dueling": True, "head_hidden": 16}, {"hidden": ()}])
 def test_numpy_acting_mirror_tracks_the_network_through_updates_and_loads(switches):
     algo = get_algorithm("dqn")
