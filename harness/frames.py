@@ -31,11 +31,13 @@ def _four_planes_to_nhwc(src: np.ndarray, out: np.ndarray) -> None:
 
 
 def scaled_channels_last(x: torch.Tensor) -> torch.Tensor:
-    """A (N, C, H, W) batch as float32 in channels-last memory, uint8 frames scaled to [0, 1]."""
-    if x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] == 4 and x.is_contiguous():
+    """Observations as float32, uint8 frames scaled to [0, 1]; a (N, C, H, W) batch in channels-last
+    memory, converted on the uint8 frames (the cheapest place) where the compiled pass does not apply."""
+    if x.dim() == 4 and x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] == 4 and x.is_contiguous():
         n, c, h, w = x.shape
         out = torch.empty((n, h, w * c), dtype=torch.float32)
         _four_planes_to_nhwc(x.numpy(), out.numpy())
         return out.view(n, h, w, c).permute(0, 3, 1, 2)
-    x = x.contiguous(memory_format=torch.channels_last)
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()  # in place on the new copy

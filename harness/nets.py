@@ -51,11 +51,7 @@ class ConvTorso(nn.Module):
         self.conv.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            x = scaled_channels_last(x)
-        else:
-            x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()  # in place on the new copy
-        return self.fc(self.conv(x))
+        return self.fc(self.conv(scaled_channels_last(x)))
 
 
 class NatureCNN(ConvTorso):
