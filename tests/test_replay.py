@@ -177,3 +177,39 @@ def test_state_dict_round_trip_continues_identically():
     x, y = a.sample(16, ra, 0.99, 0.5), b.sample(16, rb, 0.99, 0.5)
     for field in ("obs", "action", "reward", "next_obs", "discount", "weights", "index"):
         np.testing.assert_array_equal(getattr(x, field), getattr(y, field))
+
+
+def test_tree_holds_max_priority_exactly_where_transitions_are_sampleable():
+    """Across episode ends, wraparound and n-step windows, every add keeps the sum-tree's leaves equal
+    to the max priority (here 2^α) on sampleable slots and 0 elsewhere."""
+    num_envs, k, n, alpha = 3, 4, 3, 0.5
+    buffer = PrioritizedReplayBuffer(3 * 30, num_envs, (k, 2, 2), np.uint8, frame_stack=k, n_step=n, alpha=alpha)
+    buffer.max_priority = 2.0
+    rng = np.random.default_rng(1)
+    obs = rng.integers(0, 255, (num_envs, k, 2, 2), dtype=np.uint8)
+    for _ in range(400):
+        next_obs = np.concatenate([obs[:, 1:], rng.integers(0, 255, (num_envs, 1, 2, 2), dtype=np.uint8)], axis=1)
+        terminated = rng.random(num_envs) < 0.06
+        truncated = ~terminated & (rng.random(num_envs) < 0.04)
+        buffer.add(obs, rng.integers(4, size=num_envs), rng.normal(size=num_envs), next_obs, terminated, truncated)
+        leaves = buffer.tree.get(np.arange(buffer.rows * num_envs))
+        np.testing.assert_array_equal(leaves, np.where(buffer.valid.ravel(), 2.0 ** alpha, 0.0))
+        assert buffer.num_valid == buffer.valid.sum()
+        obs = next_obs.copy()
+        ended = terminated | truncated
+        obs[ended] = rng.integers(0, 255, (int(ended.sum()), k, 2, 2), dtype=np.uint8)
+    assert 0 < len(buffer) < buffer.rows * num_envs
+
+
+def test_a_step_whose_next_obs_is_not_the_shifted_stack_is_refused_before_any_write():
+    buffer = ReplayBuffer(40, 2, (4, 2, 2), np.uint8, frame_stack=4)
+    obs = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 2, 2)
+    good = np.concatenate([obs[:, 1:], obs[:, :1]], axis=1)
+    buffer.add(obs, np.zeros(2), np.zeros(2), good, np.zeros(2, bool), np.zeros(2, bool))
+    assert len(buffer) == 2
+    before = {name: getattr(buffer, name).copy() for name in ReplayBuffer._ARRAYS}
+    with pytest.raises(ValueError, match="frame_stack"):
+        buffer.add(good, np.zeros(2), np.zeros(2), good, np.zeros(2, bool), np.zeros(2, bool))
+    for name, array in before.items():
+        np.testing.assert_array_equal(getattr(buffer, name), array, err_msg=name)
+    assert len(buffer) == 2
