@@ -19,16 +19,22 @@ are means over seeds with 95% percentile-bootstrap CIs.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
-import torch
-import torch.nn.functional as F
+# one thread in every pool, as `harness run` gives its workers: numpy's OpenBLAS would otherwise start
+# a spinning thread per core when numpy loads, and the harness's numpy update would pay for it
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: plain_dqn.py sits beside it
 from plain_dqn import Args, QNetwork, ReplayBuffer, evaluate, harness_hyper, train as plain_train  # noqa: E402

@@ -12,6 +12,7 @@ all metric rows so far. On CPU a resumed run ends with the same metrics as an un
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
 import os
@@ -131,7 +132,21 @@ def git_commit() -> dict[str, Any]:
     return {"commit": commit or None, "dirty": bool(dirty) if commit else None}
 
 
+def blas_threads() -> int | None:
+    """The thread count of numpy's OpenBLAS (None for another BLAS): its idle threads spin, so a
+    worker that leaves it at the machine's core count burns a core beside its own."""
+    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for path in sorted(libs.glob("libscipy_openblas*")):
+        try:
+            return int(ctypes.CDLL(str(path)).scipy_openblas_get_num_threads64_())
+        except (OSError, AttributeError):
+            return None
+    return None
+
+
 def build_manifest(resolved: Mapping[str, Any], plugin: PluginInfo | None, fabric: Any) -> dict[str, Any]:
+    import torch
+
     extra = {plugin.package: plugin.version} if plugin else {}
     return {
         "config": resolved,
@@ -142,6 +157,7 @@ def build_manifest(resolved: Mapping[str, Any], plugin: PluginInfo | None, fabri
         "versions": package_versions(extra),
         "git": git_commit(),
         "device": str(fabric.device),
+        "threads": {"torch": torch.get_num_threads(), "blas": blas_threads()},
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "host": socket.gethostname(),
         "platform": platform.platform(),

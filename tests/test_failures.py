@@ -14,8 +14,10 @@ def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
     suite.write_text(FAULTS_SUITE)
     results = tmp_path / "results"
     env = {"PYTHONPATH": str(plugins)}
+    # the command's own environment asks for two threads everywhere; its workers run with --threads (1)
+    wide = {name: "2" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     result = cli("run", str(suite), "--algo", "random_agent,nan_agent,crash_agent,dying_agent", "--workers", "2",
-                 "--results", str(results), "--no-progress", env=env)
+                 "--results", str(results), "--no-progress", env={**env, **wide})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "done 1" in result.stdout and "failed 3" in result.stdout
 
@@ -24,6 +26,11 @@ def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
         algorithm = json.loads(config_path.read_text())["algorithm"]
         states[algorithm] = json.loads((config_path.parent / "status.json").read_text())
     assert states["random_agent"]["state"] == "done"
+    done_dir = next(p.parent for p in (results / "faults").glob("*/config.json")
+                    if json.loads(p.read_text())["algorithm"] == "random_agent")
+    threads = json.loads((done_dir / "manifest.json").read_text())["threads"]
+    assert threads["torch"] == 1
+    assert threads["blas"] in (1, None)  # None: a numpy without OpenBLAS
     assert states["nan_agent"]["state"] == "failed"
     assert "NonFiniteLossError" in states["nan_agent"]["error"] and "'loss'" in states["nan_agent"]["error"]
     assert states["crash_agent"]["state"] == "failed"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Mapping, Sequence
 
 from harness.errors import UserError
 from harness.plan import PlannedRun
@@ -29,13 +31,34 @@ def make_slots(gpus: Sequence[str], runs_per_gpu: int, workers: int) -> list[Slo
     return [Slot(i, s.gpu) for i, s in enumerate(slots[:max(workers, 1)])]
 
 
+# Each library sizes its thread pool from these when it loads: torch's OpenMP and MKL, and numpy's
+# OpenBLAS, whose idle threads spin. A worker must start with them, since numpy is imported while a
+# spawned process unpickles its task, before the task's own code runs.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def worker_environment(slot: Slot, threads: int) -> dict[str, str]:
-    """Environment variables a worker sets before importing torch."""
-    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    """Environment variables a worker process starts with."""
+    env = {name: str(threads) for name in THREAD_VARIABLES}
     if slot.gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = slot.gpu
         env["HARNESS_EXPECT_DEVICE"] = "cuda"
     return env
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, restored on exit: a process spawned inside starts with them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass

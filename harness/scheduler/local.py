@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.plan import PlannedRun
-from harness.scheduler.common import GridSummary, Slot, make_slots, prepare, worker_environment
+from harness.scheduler.common import GridSummary, Slot, environment, make_slots, prepare, worker_environment
 
 
 def _worker(planned: PlannedRun, root: str, slot: Slot, threads: int, updates: Any) -> None:
@@ -75,7 +75,8 @@ class LocalScheduler:
                     slot = free.pop(0)
                     process = context.Process(target=_worker, args=(planned, str(root), slot, self.threads, updates),
                                               name=f"run-{planned.run_id}", daemon=False)
-                    process.start()
+                    with environment(worker_environment(slot, self.threads)):
+                        process.start()
                     active[planned.run_id] = _Active(planned, process, slot)
                     display.start(planned)
                 self._drain(updates, display, timeout=0.2)
