@@ -12,7 +12,6 @@ all metric rows so far. On CPU a resumed run ends with the same metrics as an un
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import math
 import os
@@ -35,6 +34,7 @@ from harness.plugin import Agent, Algorithm, EnvSpec, PluginInfo, Transition, ge
 from harness.protocol import fingerprint, protocol_of
 from harness.store import RunDir, Study, atomic_write_json, config_hash
 from harness.suite import Task
+from harness.threads import blas_threads
 
 CHECKPOINT_FORMAT = 1
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -130,18 +130,6 @@ def git_commit() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit or None, "dirty": bool(dirty) if commit else None}
-
-
-def blas_threads() -> int | None:
-    """The thread count of numpy's OpenBLAS (None for another BLAS): its idle threads spin, so a
-    worker that leaves it at the machine's core count burns a core beside its own."""
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("libscipy_openblas*")):
-        try:
-            return int(ctypes.CDLL(str(path)).scipy_openblas_get_num_threads64_())
-        except (OSError, AttributeError):
-            return None
-    return None
 
 
 def build_manifest(resolved: Mapping[str, Any], plugin: PluginInfo | None, fabric: Any) -> dict[str, Any]:

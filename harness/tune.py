@@ -192,9 +192,10 @@ def objective(config: TuneConfig, space: Mapping[str, tuple], trial: Any) -> flo
 def work(config: TuneConfig, trials: int) -> None:
     """One tune worker: ``trials`` trials against the shared study (a process of its own)."""
     import optuna
-    import torch
 
-    torch.set_num_threads(1)
+    from harness.threads import limit_threads
+
+    limit_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config)
     space = search_space(config.algorithm, config.space_file)

@@ -25,9 +25,9 @@ def _worker(planned: PlannedRun, root: str, slot: Slot, threads: int, updates: A
     os.environ.update(worker_environment(slot, threads))
     parent = os.getppid()
 
-    import torch
+    from harness.threads import limit_threads
 
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     from harness.run import execute_recording_failure
 
     def progress(info: dict[str, Any]) -> None:

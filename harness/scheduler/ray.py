@@ -98,9 +98,9 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
                        OWNER_VARIABLE: f"{OWNER_KIND}:{ray.get_runtime_context().get_job_id()}"})
     if expect_cuda:
         os.environ["HARNESS_EXPECT_DEVICE"] = "cuda"
-    import torch
+    from harness.threads import limit_threads
 
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     from harness.run import execute_recording_failure
 
     progress = (lambda info: sink.put.remote(info)) if sink is not None else None

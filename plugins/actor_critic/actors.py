@@ -25,6 +25,7 @@ import torch
 import torch.multiprocessing as mp
 
 from harness.envs import EnvRef
+from harness.threads import limit_threads
 from plugins.actor_critic.core import CoreState, RecurrentActorCritic, log_prob_of
 from plugins.actor_critic.rollout import ActingState, Batch
 
@@ -81,7 +82,7 @@ def make_actor_envs(setup: ActorSetup, seed: int) -> Any:
 
 def actor_loop(index: int, setup: ActorSetup, seed: int, params: dict[str, torch.Tensor], version: Any, lock: Any,
                buffers: dict[str, torch.Tensor], free: Any, full: Any, stop: Any, errors: Any) -> None:
-    torch.set_num_threads(1)
+    limit_threads(1)
     try:
         run_actor(setup, seed, params, version, lock, buffers, free, full, stop)
     except BaseException:  # noqa: BLE001  (the learner never waits on actors: tell it why this one stopped)

@@ -142,9 +142,9 @@ def _scheduled(algo: Algorithm, hyper: Mapping[str, Any]) -> Algorithm:
 
 def run_segment(spec: RunSpec, root: str, hyper: Mapping[str, Any], stop_at: int) -> dict[str, Any]:
     """Advance one member to ``stop_at`` with ``hyper``; its last evaluation and state."""
-    import torch
+    from harness.threads import limit_threads
 
-    torch.set_num_threads(1)
+    limit_threads(1)
     runner = Runner(spec, Path(root), loggers=False, stop_at=stop_at)
     runner.algo = _scheduled(runner.algo, hyper)
     result = runner.execute()
