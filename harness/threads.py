@@ -22,10 +22,10 @@ def _openblas() -> ctypes.CDLL | None:
     for path in sorted(libs.glob("libscipy_openblas*")):
         try:
             lib = ctypes.CDLL(str(path))  # already loaded by numpy: this returns the same library
-            lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_  # noqa: B018
-        except (OSError, AttributeError):
+        except OSError:
             return None
-        return lib
+        calls = ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")
+        return lib if all(hasattr(lib, name) for name in calls) else None
     return None
 
 
