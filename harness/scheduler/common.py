@@ -37,9 +37,14 @@ def make_slots(gpus: Sequence[str], runs_per_gpu: int, workers: int) -> list[Slo
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def thread_environment(threads: int) -> dict[str, str]:
+    """The thread-limit variables for a process that may use ``threads`` threads."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
 def worker_environment(slot: Slot, threads: int) -> dict[str, str]:
     """Environment variables a worker process starts with."""
-    env = {name: str(threads) for name in THREAD_VARIABLES}
+    env = thread_environment(threads)
     if slot.gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = slot.gpu
         env["HARNESS_EXPECT_DEVICE"] = "cuda"

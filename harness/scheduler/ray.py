@@ -36,7 +36,7 @@ import ray  # noqa: E402
 
 from harness.errors import UserError
 from harness.plan import PlannedRun
-from harness.scheduler.common import THREAD_VARIABLES, GridSummary, prepare
+from harness.scheduler.common import GridSummary, prepare, thread_environment
 from harness.scheduler.streaming import MODES, execute_streamed, start_store
 from harness.store import OWNER_VARIABLE, Study, register_owner_check
 
@@ -94,7 +94,7 @@ def _execute_run(planned: PlannedRun, root: str, threads: int, expect_cuda: bool
     # SystemExit: that run is interrupted, not failed. Vanish as under SIGKILL; the next invocation
     # resumes it from its last (atomically written) checkpoint.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
-    os.environ.update({**{name: str(threads) for name in THREAD_VARIABLES},
+    os.environ.update({**thread_environment(threads),
                        OWNER_VARIABLE: f"{OWNER_KIND}:{ray.get_runtime_context().get_job_id()}"})
     if expect_cuda:
         os.environ["HARNESS_EXPECT_DEVICE"] = "cuda"
@@ -154,8 +154,8 @@ class RayScheduler:
         if ray.is_initialized():
             return False
         # worker processes start with the thread limits: numpy's OpenBLAS sizes its pool on import
-        threads = {name: str(self.threads) for name in THREAD_VARIABLES}
-        options: dict[str, Any] = {"runtime_env": {"env_vars": {**forwarded_environment(), **threads}},
+        options: dict[str, Any] = {"runtime_env": {"env_vars": {**forwarded_environment(),
+                                                                **thread_environment(self.threads)}},
                                    "logging_level": "WARNING", "log_to_driver": True}
         if self.address:
             ray.init(address=self.address, **options)
