@@ -43,6 +43,7 @@ from harness.analysis.stats import mean_ci  # noqa: E402
 from harness.plugin import EnvSpec, Transition, get_algorithm  # noqa: E402
 from harness.run import train  # noqa: E402
 from harness.suite import make_task  # noqa: E402
+from harness.threads import flushing_denormals  # noqa: E402
 
 
 def harness_run(args: Args, num_envs: int, root: Path) -> tuple[float, float, float]:
@@ -158,7 +159,8 @@ def main() -> None:
 
     base = Args(total_timesteps=args.steps)
     update_ms = plain_update_ms(base, args.updates)
-    harness_update_ms = cpu_ms(filled_agent("dqn", base.env_id, harness_hyper(base)).learn, args.updates)
+    with flushing_denormals():  # as in a run (harness/threads.py); the plain loop keeps torch's default
+        harness_update_ms = cpu_ms(filled_agent("dqn", base.env_id, harness_hyper(base)).learn, args.updates)
     learning_share = (args.steps - base.learning_starts) / args.steps
     plain_time_per_step = 1 / med(sps["plain"])
     update_share = learning_share * update_ms / 1000 / base.train_frequency / plain_time_per_step
@@ -169,7 +171,13 @@ def main() -> None:
 
 
 def rainbow_vs_dqn(updates: int) -> None:
-    """Per-update CPU and wall time of Rainbow against DQN with the same torso and preset, interleaved."""
+    """Per-update CPU and wall time of Rainbow against DQN with the same torso and preset, interleaved,
+    with subnormals flushed as in a run."""
+    with flushing_denormals():
+        _rainbow_vs_dqn(updates)
+
+
+def _rainbow_vs_dqn(updates: int) -> None:
     med = statistics.median
     for env_id, hyper, calls in (("CartPole-v1", {"preset": "classic"}, updates),
                                  ("MinAtar/Breakout-v1", {"preset": "minatar"}, updates // 4),

@@ -34,7 +34,7 @@ from harness.plugin import Agent, Algorithm, EnvSpec, PluginInfo, Transition, ge
 from harness.protocol import fingerprint, protocol_of
 from harness.store import RunDir, Study, atomic_write_json, config_hash
 from harness.suite import Task
-from harness.threads import blas_threads
+from harness.threads import blas_threads, denormals_flushed, flushing_denormals
 
 CHECKPOINT_FORMAT = 1
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -146,6 +146,7 @@ def build_manifest(resolved: Mapping[str, Any], plugin: PluginInfo | None, fabri
         "git": git_commit(),
         "device": str(fabric.device),
         "threads": {"torch": torch.get_num_threads(), "blas": blas_threads()},
+        "denormals_flushed": denormals_flushed(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -272,6 +273,10 @@ class Runner:
 
     # ------------------------------------------------------------------------------ entry point
     def execute(self) -> RunResult:
+        with flushing_denormals():  # the agent's threads, started in it, inherit the mode (harness/threads.py)
+            return self._execute()
+
+    def _execute(self) -> RunResult:
         task, seed = self.spec.task, self.spec.seed
         run = self.dir
         run.path.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,12 @@ _lock = threading.Lock()
 _executor: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, executor)
 
 
-def _match_threads(count: int) -> None:
+def _start(count: int) -> None:
     # torch's intra-op thread count is per thread under OpenMP: a new thread would otherwise start a
     # team on every core, and such teams slow down a hundredfold when another process holds a core
     torch.set_num_threads(count)
+    # subnormals flushed as in a run's main thread (harness/threads.py), whoever starts this thread
+    torch.set_flush_denormal(True)
 
 
 def side_thread() -> ThreadPoolExecutor | None:
@@ -36,7 +38,7 @@ def side_thread() -> ThreadPoolExecutor | None:
         return None
     with _lock:
         if _executor is None or _executor[0] != os.getpid():
-            pool = ThreadPoolExecutor(1, thread_name_prefix="side-pass", initializer=_match_threads,
+            pool = ThreadPoolExecutor(1, thread_name_prefix="side-pass", initializer=_start,
                                       initargs=(torch.get_num_threads(),))
             _executor = (os.getpid(), pool)
         return _executor[1]

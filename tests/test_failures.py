@@ -7,6 +7,8 @@ import json
 
 from fake_plugins import FAULTS_SUITE, faulty_site
 
+from harness.threads import flushing_denormals
+
 
 def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
     plugins = faulty_site(tmp_path / "site")
@@ -28,9 +30,12 @@ def test_failed_runs_are_isolated_and_recorded(cli, tmp_path):
     assert states["random_agent"]["state"] == "done"
     done_dir = next(p.parent for p in (results / "faults").glob("*/config.json")
                     if json.loads(p.read_text())["algorithm"] == "random_agent")
-    threads = json.loads((done_dir / "manifest.json").read_text())["threads"]
+    manifest = json.loads((done_dir / "manifest.json").read_text())
+    threads = manifest["threads"]
     assert threads["torch"] == 1
     assert threads["blas"] in (1, None)  # None: a numpy without OpenBLAS
+    with flushing_denormals() as supported:
+        assert manifest["denormals_flushed"] == supported  # the run flushed subnormals (harness/threads.py)
     assert states["nan_agent"]["state"] == "failed"
     assert "NonFiniteLossError" in states["nan_agent"]["error"] and "'loss'" in states["nan_agent"]["error"]
     assert states["crash_agent"]["state"] == "failed"

@@ -61,12 +61,17 @@ def adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: n
          beta1: float, beta2: float, eps: float, step: float, grad_scale: float) -> None:
     """torch.optim.Adam's step (no weight decay, not amsgrad), in place on flat float32 buffers, on
     the gradient times ``grad_scale`` (global-norm clipping's factor, rounded as torch's in-place
-    multiplication; one pass fewer over the gradient)."""
+    multiplication; one pass fewer over the gradient).
+
+    The second moment's bias correction is a multiplication by its reciprocal where torch divides:
+    the loop is bound by its divisions and square root (the SIMD units' slowest instructions), and
+    one division fewer took a Rainbow CartPole step from 31 to 21 µs. The denominator may differ from
+    torch's in its last bit."""
     scale = np.float32(grad_scale)
     one_minus_beta1 = np.float32(1.0 - beta1)
     beta2_32, one_minus_beta2 = np.float32(beta2), np.float32(1.0 - beta2)
     step_size = np.float32(lr / (1.0 - beta1 ** step))
-    bias_correction2_sqrt = np.float32(math.sqrt(1.0 - beta2 ** step))
+    inverse_bias_correction2_sqrt = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
     eps32 = np.float32(eps)
     for i in range(param.shape[0]):
         g = grad[i] * scale
@@ -74,7 +79,7 @@ def adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: n
         v = exp_avg_sq[i] * beta2_32 + one_minus_beta2 * g * g
         exp_avg[i] = m
         exp_avg_sq[i] = v
-        param[i] -= step_size * m / (np.sqrt(v) / bias_correction2_sqrt + eps32)
+        param[i] -= step_size * m / (np.sqrt(v) * inverse_bias_correction2_sqrt + eps32)
 
 
 @numba.njit(cache=True, error_model="numpy")
