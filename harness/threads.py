@@ -7,8 +7,8 @@ two-thread product sums in another order, so results depended on the machine.
 
 Why flush subnormals: Adam's moments of a parameter whose gradient is (nearly) always zero, a dead
 ReLU unit's say, decay geometrically through the subnormal range (below 1.2e-38 in float32): the first
-moment for ~150 steps, the second for ~16,000. On Intel CPUs every arithmetic instruction that meets
-a subnormal operand takes a microcode assist of ~100 cycles. After 3,000 updates of Rainbow on
+moment for ~150 steps, the second for ~16,000. On Intel CPUs an arithmetic instruction that reads or
+produces a subnormal takes a microcode assist of ~100 cycles. After 3,000 updates of Rainbow on
 CartPole, a fifth of the moments were subnormal and its fused Adam step took 0.40 ms instead of
 0.03; MinAtar's Rainbow update took 4.7 ms instead of 3.7. With flush-to-zero and
 denormals-are-zero, such values count as 0. What that changes is far below a parameter's rounding:

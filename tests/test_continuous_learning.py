@@ -19,10 +19,12 @@ PENDULUM = {
     "td3": (6_000, 1, 1_000, {"preset": "pendulum"}),
     "ppo": (100_000, 4, 20_000, {"preset": "pendulum"}),
 }
-# InvertedPendulum-v5 (PPO with γ 0.99: the episode is long and the reward is for staying up)
+# InvertedPendulum-v5 (PPO with γ 0.99: the episode is long and the reward is for staying up). A run
+# stops at its first perfect evaluation, so a budget with room costs only the seeds that need it: TD3's
+# seed 0 got there by 16k steps on AMD CPUs and at 20k on an Intel one (float sums round differently)
 INVERTED = {
     "sac": (12_000, 1, 2_000, {"preset": "pendulum"}),
-    "td3": (16_000, 1, 2_000, {"preset": "pendulum"}),
+    "td3": (24_000, 1, 2_000, {"preset": "pendulum"}),
     "ppo": (30_000, 4, 5_000, {"preset": "pendulum", "gamma": 0.99}),
 }
 
