@@ -185,6 +185,9 @@ class _NumpyQNet:
         if self.folded:  # the Q layer's weights and bias, from the stacked ones at each prepare()
             self.q_weight = np.empty((self.num_actions * self.atoms, head_in.weight.shape[1]), dtype=np.float32)
             self.q_bias = np.empty(self.num_actions * self.atoms, dtype=np.float32)
+        # a folded head of two noisy layers (Rainbow's): composed and folded in one pass, and its
+        # gradients unfolded straight into the μ and σ gradients
+        self.noisy_fold = self.folded and all(part.noisy is not None for part in head_in.parts)
 
     @classmethod
     def of(cls, net: QNetwork) -> "_NumpyQNet | None":
@@ -208,7 +211,17 @@ class _NumpyQNet:
             return None  # parameters this mirror does not know about
         return mirrored
 
+    def _noise_on(self) -> bool:
+        return self.noisy_fold and all(part.noisy.noisy for part in self.head_in.parts)
+
     def prepare(self) -> None:
+        if self._noise_on():
+            self.torso.prepare()
+            advantage, value = self.head_in.parts
+            learner_kernels.fold_noisy_dueling(*advantage.arrays, advantage.eps_out, advantage.eps_in, *value.arrays,
+                                               value.eps_out, value.eps_in, self.num_actions, self.atoms,
+                                               self.q_weight, self.q_bias)
+            return
         for layer in self.layers:
             layer.prepare()
         if self.folded:
@@ -251,8 +264,15 @@ class _NumpyQNet:
         if self.folded:  # the Q layer's gradients, then the stacked layer's through the fold
             grad_q = grad_out.reshape(batch, width)
             features = tape.pop()[:batch]
-            self.head_in.write_grads(*learner_kernels.unfold_dueling_grads(
-                grad_q.T @ features, np.add.reduce(grad_q, axis=0), self.num_actions, self.atoms))
+            grad_weight, grad_bias = grad_q.T @ features, np.add.reduce(grad_q, axis=0)
+            if self._noise_on():
+                advantage, value = self.head_in.parts
+                learner_kernels.unfold_noisy_dueling_grads(grad_weight, grad_bias, self.num_actions, self.atoms,
+                                                           advantage.eps_out, advantage.eps_in, *self.head_in.grads[:4],
+                                                           value.eps_out, value.eps_in, *self.head_in.grads[4:])
+            else:
+                self.head_in.write_grads(*learner_kernels.unfold_dueling_grads(grad_weight, grad_bias,
+                                                                               self.num_actions, self.atoms))
             self.torso.backward(grad_q @ self.q_weight, tape, False)
             return
         if self.dueling:  # Q = V + A − mean A; d loss / d (the advantage outputs, then the value outputs)
@@ -389,15 +409,15 @@ class NumpyLearner:
             online, online_next = self.online.forward(obs, tape), None
         loss_fn = {"scalar": self._scalar_loss, "c51": self._c51_loss, "qr": self._qr_loss}[cfg.distribution]
         per_sample, grad_chosen = loss_fn(online, online_next, target_out, rows, action, reward, discount, cfg)
-        weights = batch.weights.astype(np.float32) if prioritized else np.ones_like(per_sample)
-        grad_out = np.zeros_like(online[:len(obs)])
-        grad_out[rows, action] = grad_chosen * (weights / per_sample.shape[0])[:, None]
+        weights = batch.weights.astype(np.float32, copy=False) if prioritized else np.ones_like(per_sample)
+        grad_out, loss = learner_kernels.chosen_action_grad(grad_chosen, action, weights, per_sample,
+                                                            online.shape[1])
         self.online.backward(grad_out, tape)
         coef = 1.0  # global-norm clipping, applied inside the Adam pass
         if cfg.max_grad_norm > 0:
             coef = min(cfg.max_grad_norm / (math.sqrt(float(np.dot(self.grad, self.grad))) + 1e-6), 1.0)
         self._adam(coef)
-        return float((per_sample * weights).mean()), per_sample.astype(np.float32)
+        return loss, per_sample.astype(np.float32, copy=False)
 
     # Each loss takes the online pass's outputs (its first B rows are s; with double Q-learning the
     # rest, ``online_next``, are s') and returns per-sample losses and their gradient w.r.t. the chosen
