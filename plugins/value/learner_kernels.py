@@ -342,7 +342,9 @@ def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_
     Sums are reassociated (vectorized; torch's own reductions are not sequential either). The
     projection adds each atom's lower and upper shares into separate arrays: in one array, atom j's
     upper share and atom j+1's lower share usually hit the same slot, so each addition waited on the
-    last (this kernel took 44 µs instead of 23 for a CartPole batch)."""
+    last (this kernel took 44 µs instead of 23 for a CartPole batch). Where each atom lands and its two
+    shares are computed first, in a loop of their own that vectorizes, and the scatter runs alone
+    after it: one loop doing both was scalar (25 µs instead of 16)."""
     batch, actions, atoms = target_exps.shape
     v_min, v_max = support[0], support[atoms - 1]
     delta = (v_max - v_min) / np.float32(atoms - 1)
@@ -351,6 +353,9 @@ def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_
     grad = np.empty((batch, atoms), dtype=np.float32)
     lower_share = np.empty(atoms + 1, dtype=np.float64)  # + 1: the last atom's (zero) upper share
     upper_share = np.empty(atoms + 1, dtype=np.float64)
+    landing = np.empty(atoms, dtype=np.int32)
+    lower_part = np.empty(atoms, dtype=np.float32)
+    upper_part = np.empty(atoms, dtype=np.float32)
     for b in range(batch):
         best, best_q = 0, -np.inf
         for a in range(actions):
@@ -363,18 +368,25 @@ def c51_loss(shifted: np.ndarray, exps: np.ndarray, action: np.ndarray, chooser_
                 best, best_q = a, q
         e = target_exps[b, best]
         total = np.float32(_sum(e))
-        lower_share[:] = 0.0
-        upper_share[:] = 0.0
-        for j in range(atoms):
-            target_z = min(max(reward[b] + discount[b] * support[j], v_min), v_max)
-            position = min((target_z - v_min) / delta, last)
-            low = int(position)  # position >= 0: truncation is floor (and inlined, unlike floor)
+        for j in range(atoms):  # where each atom lands and its two shares (vectorized)
+            target_z = reward[b] + discount[b] * support[j]
+            target_z = v_min if target_z < v_min else target_z
+            target_z = v_max if target_z > v_max else target_z
+            position = (target_z - v_min) / delta
+            position = last if position > last else position
+            low = np.int32(position)  # position >= 0: truncation is floor (and inlined, unlike floor)
             lower = np.float32(low)
             # on an atom (position == lower) the upper share is 0 and the lower share 1, as torch's
             # w_lower = ceil - b + (floor == ceil)
             p = e[j] / total
-            lower_share[low] += p * (np.float32(low + 1) - position)
-            upper_share[low + 1] += p * (position - lower)
+            landing[j] = low
+            lower_part[j] = p * ((lower + np.float32(1.0)) - position)
+            upper_part[j] = p * (position - lower)
+        lower_share[:] = 0.0
+        upper_share[:] = 0.0
+        for j in range(atoms):  # the scatter, alone in its loop
+            lower_share[landing[j]] += lower_part[j]
+            upper_share[landing[j] + 1] += upper_part[j]
         taken = action[b]
         e, z, g = exps[b, taken], shifted[b, taken], grad[b]
         total64 = _sum(e)
