@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from harness.plugin import EnvSpec, PluginError, Transition, get_algorithm
-from plugins.value import SUITES, VARIANTS
+from plugins.value import SUITES, VARIANTS, learner_kernels
 from plugins.value.agent import ValueConfig
 from plugins.value.losses import categorical_projection, quantile_huber_loss
 from plugins.value.networks import NoisyLinear, QNetwork, dueling_combine
@@ -36,6 +36,43 @@ def test_c51_projection_by_hand():
     torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], 1.5, 0.0), torch.tensor([0.0, 0.5, 0.5, 0.0, 0.0]))
     torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], -7.0, 0.0), torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0]))
     torch.testing.assert_close(project([0.1, 0.2, 0.3, 0.2, 0.2], 2.0, 0.0), torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
+
+
+def kernel_projection(probs, reward, discount):
+    """The target distribution the compiled C51 loss projects, read back from its gradient: with
+    uniform online logits, d loss / dz = softmax(z) − t = 0.2 − t for five atoms."""
+    target = np.log(np.maximum(np.array([[probs]], dtype=np.float32), 1e-30))
+    online = np.zeros_like(target)
+    _, grad = learner_kernels.c51_loss(online, target, np.array([0]), np.array([reward], dtype=np.float32),
+                                       np.array([discount], dtype=np.float32), SUPPORT.numpy(), False)
+    return 0.2 - grad[0]
+
+
+@pytest.mark.parametrize("probs,reward,discount,expected", [
+    ([0.1, 0.2, 0.3, 0.4, 0.0], 1.0, 0.5, [0.0, 0.2, 0.6, 0.2, 0.0]),
+    ([0.1, 0.2, 0.3, 0.2, 0.2], 3.0, 1.0, [0.0, 0.0, 0.0, 0.1, 0.9]),
+    ([0.1, 0.2, 0.3, 0.2, 0.2], -2.0, 1.0, [0.6, 0.2, 0.2, 0.0, 0.0]),
+    ([0.1, 0.2, 0.3, 0.2, 0.2], 1.5, 0.0, [0.0, 0.5, 0.5, 0.0, 0.0]),
+    ([0.1, 0.2, 0.3, 0.2, 0.2], -7.0, 0.0, [1.0, 0.0, 0.0, 0.0, 0.0]),
+    ([0.1, 0.2, 0.3, 0.2, 0.2], 2.0, 0.0, [0.0, 0.0, 1.0, 0.0, 0.0]),
+])
+def test_compiled_c51_loss_projects_as_by_hand(probs, reward, discount, expected):
+    """The cases of :func:`test_c51_projection_by_hand`, through the numpy learner's compiled kernel."""
+    np.testing.assert_allclose(kernel_projection(probs, reward, discount), expected, atol=1e-6)
+
+
+def test_compiled_exp_is_within_two_ulp_of_the_exact_exponential():
+    x = np.concatenate([np.linspace(-87.0, 0.0, 200_001, dtype=np.float32), [0.0, -1e-7, -0.5, -0.6931472]])
+    out, bits = np.empty_like(x), np.empty(x.shape, dtype=np.int32)
+    learner_kernels._exp(x, out, bits)
+    exact = np.exp(x.astype(np.float64))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert (np.abs(out - exact) <= 2 * ulp).all()
+    assert out[-4] == 1.0  # exp(0), the largest term of every softmax, is exact
+    low = np.array([-200.0, -88.0, -87.0], dtype=np.float32)  # clamped at -87: never a subnormal
+    learner_kernels._exp(low, out[:3], bits[:3])
+    assert out[0] == out[1] == out[2] >= np.finfo(np.float32).tiny
+    assert out[2] == pytest.approx(math.exp(-87.0), rel=2e-7)
 
 
 def test_quantile_huber_loss_by_hand():
