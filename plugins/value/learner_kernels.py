@@ -344,6 +344,33 @@ def _shifted_exp(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shifted.reshape(logits.shape), exps.reshape(logits.shape)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _rows_at(logits: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """logits[b, chosen[b]] for each of the first len(chosen) rows: (B, K)."""
+    out = np.empty((chosen.shape[0], logits.shape[2]), dtype=np.float32)
+    for b in range(chosen.shape[0]):
+        out[b] = logits[b, chosen[b]]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _greedy_by_mean(exps: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """argmax_a E[Z(a)] = Σ_j softmax_j · z_j for each row of exponentials (B, A, K)."""
+    batch, actions, atoms = exps.shape
+    best = np.empty(batch, dtype=np.int64)
+    for b in range(batch):
+        best[b], best_q = 0, -np.inf
+        for a in range(actions):
+            e = exps[b, a]
+            total = np.float32(_sum(e))
+            q = np.float32(0.0)
+            for j in range(atoms):
+                q += (e[j] / total) * support[j]
+            if q > best_q:  # the first of equal maxima, as argmax
+                best[b], best_q = a, q
+    return best
+
+
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 def c51_loss(online: np.ndarray, target: np.ndarray, action: np.ndarray, reward: np.ndarray, discount: np.ndarray,
              support: np.ndarray, double: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -353,18 +380,21 @@ def c51_loss(online: np.ndarray, target: np.ndarray, action: np.ndarray, reward:
 
     The logits are the online network's (B', A, K: the first B rows are s; with ``double``
     Q-learning the other B are s', and they choose a*) and the target network's on s' (B, A, K:
-    they choose a* otherwise). One call takes the softmaxes' exponentials of both (a call apiece,
-    each returning its arrays, cost ~5 µs more).
+    they choose a* otherwise). Only the softmaxes the loss reads are computed: every action's where
+    they choose a*, then the target's at a* and the online network's at the taken action, in one
+    call (numpy's exp over every row of both, then this loop, cost ~10 µs more for CartPole).
 
     Sums are reassociated (vectorized; torch's own reductions are not sequential either). Where each
     atom lands and its two shares are computed in a loop of their own that vectorizes, then scattered:
     one loop doing both was scalar (25 µs instead of 16 for a CartPole batch). The lower and upper
     shares go into separate arrays: in one array, atom j's upper share and atom j+1's lower share
     usually hit the same slot, so each addition waited on the last (44 µs instead of 23)."""
-    shifted, exps = _shifted_exp(online)
-    target_exps = _shifted_exp(target)[1]
-    chooser_exps = exps[target.shape[0]:] if double else target_exps
-    batch, actions, atoms = target_exps.shape
+    batch = target.shape[0]
+    chooser_exps = _shifted_exp(online[batch:] if double else target)[1]
+    best = _greedy_by_mean(chooser_exps, support)
+    target_exps = _shifted_exp(_rows_at(target, best))[1] if double else _rows_at(chooser_exps, best)
+    shifted, exps = _shifted_exp(_rows_at(online, action))
+    batch, atoms = target_exps.shape
     v_min, v_max = support[0], support[atoms - 1]
     delta = (v_max - v_min) / np.float32(atoms - 1)
     last = np.float32(atoms - 1)
@@ -376,16 +406,7 @@ def c51_loss(online: np.ndarray, target: np.ndarray, action: np.ndarray, reward:
     lower_part = np.empty(atoms, dtype=np.float32)
     upper_part = np.empty(atoms, dtype=np.float32)
     for b in range(batch):
-        best, best_q = 0, -np.inf
-        for a in range(actions):
-            e = chooser_exps[b, a]
-            total = np.float32(_sum(e))
-            q = np.float32(0.0)
-            for j in range(atoms):
-                q += (e[j] / total) * support[j]
-            if q > best_q:  # the first of equal maxima, as argmax
-                best, best_q = a, q
-        e = target_exps[b, best]
+        e = target_exps[b]
         total = np.float32(_sum(e))
         for j in range(atoms):  # where each atom lands and its two shares (vectorized)
             target_z = reward[b] + discount[b] * support[j]
@@ -406,8 +427,7 @@ def c51_loss(online: np.ndarray, target: np.ndarray, action: np.ndarray, reward:
         for j in range(atoms):  # the scatter, alone in its loop
             lower_share[landing[j]] += lower_part[j]
             upper_share[landing[j] + 1] += upper_part[j]
-        taken = action[b]
-        e, z, g = exps[b, taken], shifted[b, taken], grad[b]
+        e, z, g = exps[b], shifted[b], grad[b]
         total64 = _sum(e)
         log_total = np.float32(math.log(total64))
         loss, mass = 0.0, 0.0
