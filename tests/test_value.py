@@ -119,6 +119,33 @@ def test_noisy_linear_factorized_noise_statistics():
     torch.testing.assert_close(layer(x), x @ layer.weight_mu.T + layer.bias_mu)
 
 
+def test_normal_draws_from_uniforms_match_the_exact_inverse_cdf_and_the_normal_law():
+    uniform = np.random.default_rng(0).random(400_000, dtype=np.float32)
+    uniform[:4] = [0.0, 1.0 - 2.0 ** -24, 0.5, 0.5 - 2.0 ** -24]  # the grid's ends and middle
+    normal = uniform.copy()
+    learner_kernels.normal_from_uniform(normal)
+    # against √2·erfinv in float64 at the same points
+    x = torch.from_numpy(uniform.astype(np.float64) * 2 - 1 + 2.0 ** -24)
+    np.testing.assert_allclose(normal, math.sqrt(2) * torch.erfinv(x).numpy(), rtol=0, atol=2e-6)
+    assert normal[0] == -normal[1] and normal[2] == -normal[3] and abs(normal[0]) < 5.5  # symmetric, finite
+    # Kolmogorov-Smirnov against N(0, 1): the 1% critical value is 1.63/√n
+    draws = torch.from_numpy(np.sort(normal[4:]).astype(np.float64))
+    cdf = (0.5 * (1 + torch.erf(draws / math.sqrt(2)))).numpy()
+    steps = np.arange(1, len(cdf) + 1) / len(cdf)
+    assert max(np.abs(cdf - steps).max(), np.abs(cdf - steps + 1 / len(cdf)).max()) < 1.63 / math.sqrt(len(cdf))
+    assert abs(draws.mean().item()) < 0.01 and abs(draws.var().item() - 1) < 0.01
+
+
+def test_compiled_log_is_within_one_ulp():
+    x = np.exp(np.random.default_rng(1).uniform(-80, 80, 100_000)).astype(np.float32)
+    x = np.concatenate([x, np.float32([1.0, 0.5, 2.0, 0.70710677, 0.7071068, np.finfo(np.float32).tiny])])
+    out = np.empty_like(x)
+    learner_kernels._log(x, out, np.empty(x.shape, dtype=np.int32))
+    exact = np.log(x.astype(np.float64))
+    assert (np.abs(out - exact) <= np.spacing(np.abs(exact).astype(np.float32))).all()
+    assert out[-6] == 0.0
+
+
 def test_qnetwork_shapes_for_every_head():
     from harness.nets import MLP
 

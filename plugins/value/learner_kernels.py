@@ -40,6 +40,76 @@ def factorize(noise: np.ndarray) -> None:
         noise[i] = np.copysign(np.sqrt(abs(noise[i])), noise[i])
 
 
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _log(x: np.ndarray, out: np.ndarray, mantissa_bits: np.ndarray) -> None:
+    """out = log(x) for positive normal float32 x (``out`` may be ``x``): Cephes' logf, the
+    exponent and mantissa read from the bits so that the loops vectorize. Within 1 ulp."""
+    x_bits = x.view(np.int32)
+    for i in range(x.shape[0]):
+        b = x_bits[i]
+        mantissa_bits[i] = (b & 0x7FFFFF) | 0x3F000000  # the mantissa as a float in [0.5, 1)
+        out[i] = np.float32(((b >> 23) & 0xFF) - 126)
+    mantissas = mantissa_bits.view(np.float32)
+    for i in range(x.shape[0]):
+        m, e = mantissas[i], out[i]
+        below = m < np.float32(0.707106781186547524)  # m in [√½, √2) around 1
+        e = e - np.float32(1.0) if below else e
+        m = m + m - np.float32(1.0) if below else m - np.float32(1.0)
+        z = m * m
+        y = np.float32(7.0376836292e-2)
+        y = y * m - np.float32(1.1514610310e-1)
+        y = y * m + np.float32(1.1676998740e-1)
+        y = y * m - np.float32(1.2420140846e-1)
+        y = y * m + np.float32(1.4249322787e-1)
+        y = y * m - np.float32(1.6668057665e-1)
+        y = y * m + np.float32(2.0000714765e-1)
+        y = y * m - np.float32(2.4999993993e-1)
+        y = y * m + np.float32(3.3333331174e-1)
+        y = y * m * z + e * np.float32(-2.12194440e-4) - np.float32(0.5) * z
+        out[i] = m + y + e * np.float32(0.693359375)
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def normal_from_uniform(noise: np.ndarray) -> None:
+    """Uniform draws u in [0, 1) (float32, a 2^-24 grid) to N(0, 1) draws in place: √2·erfinv(x)
+    at x = 2u − 1 + 2^-24, a grid symmetric about 0 that never reaches ±1 (so |ε| <= 5.42; the
+    normal puts 6e-8 of its mass beyond). erfinv is Giles' single-precision approximation ("Approximating
+    the erfinv function", 2010), within 1e-6 of the exact inverse (``tests/test_value.py``).
+
+    Why: numpy's ziggurat took 10 ns a float32 normal on this project's CPUs; a uniform and this
+    transform take 4.4 (818 draws, a Rainbow CartPole update's noise: 8.1 -> 3.6 µs)."""
+    n = noise.shape[0]
+    x = np.empty(n, dtype=np.float32)
+    w = np.empty(n, dtype=np.float32)
+    for i in range(n):
+        x[i] = (noise[i] * np.float32(2.0) - np.float32(1.0)) + np.float32(2.0 ** -24)
+        w[i] = (np.float32(1.0) - x[i]) * (np.float32(1.0) + x[i])
+    _log(w, w, np.empty(n, dtype=np.int32))
+    for i in range(n):
+        v = -w[i]  # −log(1 − x²) > 0
+        c = v - np.float32(2.5)  # the centre's polynomial, for v < 5
+        p = np.float32(2.81022636e-08)
+        p = np.float32(3.43273939e-07) + p * c
+        p = np.float32(-3.5233877e-06) + p * c
+        p = np.float32(-4.39150654e-06) + p * c
+        p = np.float32(0.00021858087) + p * c
+        p = np.float32(-0.00125372503) + p * c
+        p = np.float32(-0.00417768164) + p * c
+        p = np.float32(0.246640727) + p * c
+        p = np.float32(1.50140941) + p * c
+        t = np.sqrt(v) - np.float32(3.0)  # the tails'
+        q = np.float32(-0.000200214257)
+        q = np.float32(0.000100950558) + q * t
+        q = np.float32(0.00134934322) + q * t
+        q = np.float32(-0.00367342844) + q * t
+        q = np.float32(0.00573950773) + q * t
+        q = np.float32(-0.0076224613) + q * t
+        q = np.float32(0.00943887047) + q * t
+        q = np.float32(1.00167406) + q * t
+        q = np.float32(2.83297682) + q * t
+        noise[i] = (p if v < np.float32(5.0) else q) * x[i] * np.float32(1.41421356237309505)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def noisy_layer_grads(grad_weight: np.ndarray, grad_bias: np.ndarray, eps_out: np.ndarray, eps_in: np.ndarray,
                       w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray) -> None:

