@@ -21,15 +21,22 @@ import numpy as np
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _noisy_row(w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray, eps_out: np.ndarray,
+               eps_in: np.ndarray, row: int, out: np.ndarray) -> np.float32:
+    """Row ``row`` of :func:`noisy_layer`'s weight into ``out``; returns that row's bias."""
+    e_out = eps_out[row]
+    for j in range(out.shape[0]):
+        out[j] = w_mu[row, j] + w_sigma[row, j] * (e_out * eps_in[j])
+    return b_mu[row] + b_sigma[row] * e_out
+
+
+@numba.njit(cache=True, error_model="numpy")
 def noisy_layer(w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray, eps_out: np.ndarray,
                 eps_in: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> None:
     """weight = μ_w + σ_w ⊙ (ε_out ε_inᵀ) and bias = μ_b + σ_b ⊙ ε_out, rounded as torch's
     ``mu + sigma * outer(eps_out, eps_in)`` and ``mu + sigma * eps_out``."""
     for i in range(weight.shape[0]):
-        e_out = eps_out[i]
-        for j in range(weight.shape[1]):
-            weight[i, j] = w_mu[i, j] + w_sigma[i, j] * (e_out * eps_in[j])
-        bias[i] = b_mu[i] + b_sigma[i] * e_out
+        bias[i] = _noisy_row(w_mu, w_sigma, b_mu, b_sigma, eps_out, eps_in, i, weight[i])
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -111,18 +118,22 @@ def normal_from_uniform(noise: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _noisy_row_sigma_grads(mu_grad: np.ndarray, e_out: np.float32, eps_in: np.ndarray, sigma_grad: np.ndarray) -> None:
+    """One row's d/dσ = d/dw ⊙ ε_out ε_in from its d/dμ (= d/dw)."""
+    for j in range(mu_grad.shape[0]):
+        sigma_grad[j] = mu_grad[j] * (e_out * eps_in[j])
+
+
+@numba.njit(cache=True, error_model="numpy")
 def noisy_layer_grads(grad_weight: np.ndarray, grad_bias: np.ndarray, eps_out: np.ndarray, eps_in: np.ndarray,
                       w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray) -> None:
     """The parameters' gradients of :func:`noisy_layer` from the composed weight's and bias's:
     d/dμ = d/dw, d/dσ = d/dw ⊙ (ε_out ε_inᵀ) (and likewise for the bias, with ε_out)."""
     for i in range(grad_weight.shape[0]):
-        e_out = eps_out[i]
-        for j in range(grad_weight.shape[1]):
-            g = grad_weight[i, j]
-            w_mu[i, j] = g
-            w_sigma[i, j] = g * (e_out * eps_in[j])
+        w_mu[i] = grad_weight[i]
         b_mu[i] = grad_bias[i]
-        b_sigma[i] = grad_bias[i] * e_out
+        _noisy_row_sigma_grads(w_mu[i], eps_out[i], eps_in, w_sigma[i])
+        b_sigma[i] = grad_bias[i] * eps_out[i]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -241,16 +252,6 @@ def fold_dueling(weight: np.ndarray, bias: np.ndarray, actions: int, atoms: int,
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _noisy_row(w_mu: np.ndarray, w_sigma: np.ndarray, b_mu: np.ndarray, b_sigma: np.ndarray, eps_out: np.ndarray,
-               eps_in: np.ndarray, row: int, out: np.ndarray) -> np.float32:
-    """Row ``row`` of :func:`noisy_layer`'s weight into ``out``; returns that row's bias."""
-    e_out = eps_out[row]
-    for j in range(out.shape[0]):
-        out[j] = w_mu[row, j] + w_sigma[row, j] * (e_out * eps_in[j])
-    return b_mu[row] + b_sigma[row] * e_out
-
-
-@numba.njit(cache=True, error_model="numpy")
 def fold_noisy_dueling(a_w_mu: np.ndarray, a_w_sigma: np.ndarray, a_b_mu: np.ndarray, a_b_sigma: np.ndarray,
                        a_eps_out: np.ndarray, a_eps_in: np.ndarray, v_w_mu: np.ndarray, v_w_sigma: np.ndarray,
                        v_b_mu: np.ndarray, v_b_sigma: np.ndarray, v_eps_out: np.ndarray, v_eps_in: np.ndarray,
@@ -303,21 +304,17 @@ def unfold_noisy_dueling_grads(grad_q_weight: np.ndarray, grad_q_bias: np.ndarra
             for j in range(width):
                 total[j] += grad_q_weight[a * atoms + k, j]
             total_bias += grad_q_bias[a * atoms + k]
-        e_out = v_eps_out[k]
-        for j in range(width):
-            v_w_sigma[k, j] = total[j] * (e_out * v_eps_in[j])
+        _noisy_row_sigma_grads(total, v_eps_out[k], v_eps_in, v_w_sigma[k])
         v_b_mu[k] = total_bias
-        v_b_sigma[k] = total_bias * e_out
+        v_b_sigma[k] = total_bias * v_eps_out[k]
         for a in range(actions):
             row = a * atoms + k
-            e_out = a_eps_out[row]
             for j in range(width):
-                g = grad_q_weight[row, j] - total[j] / count
-                a_w_mu[row, j] = g
-                a_w_sigma[row, j] = g * (e_out * a_eps_in[j])
+                a_w_mu[row, j] = grad_q_weight[row, j] - total[j] / count
+            _noisy_row_sigma_grads(a_w_mu[row], a_eps_out[row], a_eps_in, a_w_sigma[row])
             g = grad_q_bias[row] - total_bias / count
             a_b_mu[row] = g
-            a_b_sigma[row] = g * e_out
+            a_b_sigma[row] = g * a_eps_out[row]
 
 
 @numba.njit(cache=True, error_model="numpy")
